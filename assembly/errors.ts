@@ -1,0 +1,17 @@
+// Result codes returned across the WebAssembly boundary.
+//
+// Numbers are stable: never renumber or reuse one. The host mirrors them in
+// `src/engine/result-codes.ts` and turns each into a typed error; a unit test
+// checks that the two lists agree.
+
+export const OK: i32 = 0;
+/** The table size is not larger than the number of backends. */
+export const ERR_TABLE_TOO_SMALL: i32 = 1;
+/** Two backends produced the same key string. */
+export const ERR_DUPLICATE_KEY: i32 = 2;
+/** A backend ID equals the empty-slot marker 0xFFFFFFFF. */
+export const ERR_RESERVED_ID: i32 = 3;
+/** More backends or key bytes than were reserved before the call. */
+export const ERR_CAPACITY: i32 = 4;
+/** The table size is below 2, so no skip can be derived. */
+export const ERR_TABLE_SIZE: i32 = 5;

@@ -1,0 +1,43 @@
+// Bundles the package with esbuild: dist/index.js (the library) and
+// dist/cli.js (the `wasmplane` binary).
+//
+// The engine's bytes are inlined: `src/engine/module-bytes.ts`, which reads
+// the .wasm file from disk when running from source, is swapped for a module
+// that imports the file through esbuild's `binary` loader. Users never locate
+// a .wasm file.
+import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const wasmPath = `${root}bindings/wasm/release.wasm`;
+
+const inlineEngine = {
+  name: "inline-engine",
+  setup(b) {
+    b.onLoad({ filter: /src[\\/]engine[\\/]module-bytes\.ts$/ }, () => ({
+      contents: `import bytes from ${JSON.stringify(wasmPath)};\nexport function engineModuleBytes() { return bytes; }\n`,
+      loader: "ts",
+      resolveDir: root,
+    }));
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  sourcemap: true,
+  packages: "external",
+  loader: { ".wasm": "binary" },
+  plugins: [inlineEngine],
+  logLevel: "warning",
+};
+
+await build({ ...common, entryPoints: [`${root}src/index.ts`], outfile: `${root}dist/index.js` });
+await build({
+  ...common,
+  entryPoints: [`${root}src/cli/main.ts`],
+  outfile: `${root}dist/cli.js`,
+  banner: { js: "#!/usr/bin/env node" },
+});

@@ -1,0 +1,24 @@
+/**
+ * Result codes returned by the engine, mirroring `assembly/errors.ts`.
+ * Numbers are stable; `test/result-codes.test.ts` checks both lists agree.
+ *
+ * @module
+ */
+export const ENGINE_RESULT = {
+  OK: 0,
+  ERR_TABLE_TOO_SMALL: 1,
+  ERR_DUPLICATE_KEY: 2,
+  ERR_RESERVED_ID: 3,
+  ERR_CAPACITY: 4,
+  ERR_TABLE_SIZE: 5,
+} as const;
+
+/** What each code means, for error messages. */
+export const ENGINE_RESULT_MEANING: Readonly<Record<number, string>> = {
+  0: "ok",
+  1: "table size not larger than the number of backends",
+  2: "two backends have the same key",
+  3: "a backend ID equals the empty-slot marker 0xFFFFFFFF",
+  4: "input larger than the reserved capacity",
+  5: "table size below 2",
+};

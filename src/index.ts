@@ -1,0 +1,19 @@
+/**
+ * wasmplane: the control plane of an eBPF load balancer and policy engine, as
+ * a library. Table builders run in WebAssembly, deterministic on every
+ * machine; nothing here needs root, libbpf or kernel features.
+ *
+ * @packageDocumentation
+ */
+export { createMaglev } from "./maglev/builder.js";
+export type { MaglevBuilder, MaglevOptions } from "./maglev/builder.js";
+export type { MaglevBackend, BackendProtocol } from "./maglev/backend.js";
+export { BACKEND_PROTOCOLS, MAX_BACKEND_ID } from "./maglev/backend.js";
+export {
+  DEFAULT_HASH_SEED, DEFAULT_TABLE_SIZE, KNOWN_TABLE_SIZES, MAX_TABLE_SIZE, KEY_FORMATS, decodeHashSeed,
+} from "./maglev/config.js";
+export type { KeyFormat, DecodedSeed } from "./maglev/config.js";
+export { tableStats, compareTables } from "./maglev/analysis.js";
+export type { TableStats, TableDiff } from "./maglev/analysis.js";
+export { WasmplaneError, InvalidInputError, EngineError } from "./errors.js";
+export type { ErrorCode } from "./errors.js";
