@@ -107,23 +107,25 @@ function buildTable(engine: Engine, backends: ResolvedBackend[], m: number, seed
   if (m <= n) {
     throw new InvalidInputError("backends", n, `need a table larger than the number of backends; table size is ${m}`, "INVALID_TABLE_SIZE");
   }
-  const encoded = backends.map((b) => encoder.encode(b.key));
-  const keyBytes = encoded.reduce((sum, k) => sum + k.length, 0);
-  engine.maglevReserve(n, keyBytes, m);
+  // Key strings are ASCII by construction (address text, digits, fixed
+  // words), so one `encodeInto` of their concatenation fills the engine's key
+  // buffer and each key's length in bytes is its length in characters.
+  const joined = backends.map((b) => b.key).join("");
+  engine.maglevReserve(n, joined.length, m);
 
   // Views are made after `reserve`, which may grow (and so detach) memory.
   const mem = engine.memory.buffer;
-  const keys = new Uint8Array(mem, engine.maglevKeysPtr(), keyBytes);
+  encoder.encodeInto(joined, new Uint8Array(mem, engine.maglevKeysPtr(), joined.length));
   const keyEnds = new Uint32Array(mem, engine.maglevKeyEndsPtr(), n);
   const ids = new Uint32Array(mem, engine.maglevIdsPtr(), n);
   const weights = new Uint32Array(mem, engine.maglevWeightsPtr(), n);
   let offset = 0;
   for (let i = 0; i < n; i++) {
-    keys.set(encoded[i]!, offset);
-    offset += encoded[i]!.length;
+    const b = backends[i]!;
+    offset += b.key.length;
     keyEnds[i] = offset;
-    ids[i] = backends[i]!.id;
-    weights[i] = backends[i]!.weight;
+    ids[i] = b.id;
+    weights[i] = b.weight;
   }
 
   const code = engine.maglevBuild(n, m, seed);
