@@ -33,7 +33,9 @@ export class WasmplaneError extends Error {
  * `backends[3].address`, `value` the offending value.
  */
 export class InvalidInputError extends WasmplaneError {
+  /** Path of the offending field in the input, e.g. `backends[3].address`. */
   readonly field: string;
+  /** The offending value as it was given. */
   readonly value: unknown;
 
   constructor(field: string, value: unknown, problem: string, code: ErrorCode = "INVALID_INPUT") {
@@ -45,6 +47,7 @@ export class InvalidInputError extends WasmplaneError {
 
 /** The WebAssembly engine returned a failure the host did not expect: a bug, reported as such. */
 export class EngineError extends WasmplaneError {
+  /** The engine's result code (see `assembly/errors.ts`). */
   readonly engineCode: number;
 
   constructor(operation: string, engineCode: number, meaning: string) {

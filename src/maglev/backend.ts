@@ -17,6 +17,7 @@ import type { KeyFormat } from "./config.js";
 
 /** L4 protocols a backend can carry, spelled as Cilium spells them. */
 export type BackendProtocol = "TCP" | "UDP" | "SCTP" | "ANY" | "NONE";
+/** Every accepted backend protocol. */
 export const BACKEND_PROTOCOLS: readonly BackendProtocol[] = Object.freeze(["TCP", "UDP", "SCTP", "ANY", "NONE"]);
 
 /** One backend of a service. */

@@ -28,8 +28,11 @@ export interface MaglevOptions {
 
 /** A configured builder. Its calls are synchronous, so one instance can serve a whole process. */
 export interface MaglevBuilder {
+  /** The table size M every build produces. */
   readonly tableSize: number;
+  /** The base64 hash seed in use. */
   readonly hashSeed: string;
+  /** The key string format backends are hashed by. */
   readonly keyFormat: KeyFormat;
   /** The seeds derived from `hashSeed` (the datapath needs the jhash ones). */
   readonly seeds: DecodedSeed;

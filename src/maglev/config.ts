@@ -25,6 +25,7 @@ export const MAX_TABLE_SIZE = 1 << 24;
 
 /** How a backend's key string is written before hashing. */
 export type KeyFormat = "cilium" | "cilium-legacy";
+/** Every accepted key format. */
 export const KEY_FORMATS: readonly KeyFormat[] = Object.freeze(["cilium", "cilium-legacy"]);
 
 /** The three 32-bit seeds derived from a 12-byte hash seed. */
