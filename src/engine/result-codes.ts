@@ -11,6 +11,9 @@ export const ENGINE_RESULT = {
   ERR_RESERVED_ID: 3,
   ERR_CAPACITY: 4,
   ERR_TABLE_SIZE: 5,
+  ERR_MAP_OVERFLOW: 100,
+  ERR_UNKNOWN_SELECTOR: 101,
+  ERR_UNKNOWN_IDENTITY: 102,
 } as const;
 
 /** What each code means, for error messages. */
@@ -21,4 +24,7 @@ export const ENGINE_RESULT_MEANING: Readonly<Record<number, string>> = {
   3: "a backend ID equals the empty-slot marker 0xFFFFFFFF",
   4: "input larger than the reserved capacity",
   5: "table size below 2",
+  100: "a policy map would exceed its size limit",
+  101: "a rule names a selector that is not defined",
+  102: "unknown identity",
 };
