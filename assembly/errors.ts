@@ -15,3 +15,9 @@ export const ERR_RESERVED_ID: i32 = 3;
 export const ERR_CAPACITY: i32 = 4;
 /** The table size is below 2, so no skip can be derived. */
 export const ERR_TABLE_SIZE: i32 = 5;
+/** A policy map would exceed its size limit; output holds [subject, needed]. */
+export const ERR_MAP_OVERFLOW: i32 = 100;
+/** A rule names a selector the host has not defined. */
+export const ERR_UNKNOWN_SELECTOR: i32 = 101;
+/** An operation names an identity the resolver does not know. */
+export const ERR_UNKNOWN_IDENTITY: i32 = 102;
