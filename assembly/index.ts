@@ -40,3 +40,30 @@ export function murmurLane2(): u64 { return murmurH2; }
 export function scratch(bytes: usize): usize {
   return buffers.scratchBuffer(bytes);
 }
+
+// ---- Policy resolver --------------------------------------------------------
+// Inputs are u32 word streams written at `policyInput(words)`; answers are
+// u32 words at `policyOutputPtr()` (`policyOutputWords()` of them). Stream
+// formats are documented in assembly/policy/resolver.ts and mirrored by the
+// host in src/policy/resolver-host.ts.
+
+import * as policyStream from "./policy/stream";
+import * as resolver from "./policy/resolver";
+import { verdict as policyVerdictOf } from "./policy/verdict";
+import { setMapLimit } from "./policy/state";
+
+export function policyInput(words: u32): usize { return policyStream.reserveInput(words); }
+export function policyOutputPtr(): usize { return policyStream.outputAddress(); }
+export function policyOutputWords(): u32 { return policyStream.outputWords(); }
+export function policySetMapLimit(limit: u32): void { setMapLimit(limit); }
+export function policyDefineSelectors(words: u32): i32 { return resolver.defineSelectors(words); }
+export function policyReleaseSelector(id: u32): void { resolver.releaseSelector(id); }
+export function policyApplyRules(words: u32): i32 { return resolver.applyRules(words); }
+export function policySetIdentity(words: u32): i32 { return resolver.setIdentity(words); }
+export function policyRemoveIdentity(id: u32): i32 { return resolver.removeIdentity(id); }
+export function policyAddSubject(id: u32): i32 { return resolver.addSubject(id); }
+export function policyRemoveSubject(id: u32): void { resolver.removeSubject(id); }
+export function policyDumpSubject(id: u32): i32 { return resolver.dumpSubject(id); }
+export function policyVerdict(subject: u32, egress: bool, peer: u32, proto: u32, port: u32): i32 {
+  return policyVerdictOf(subject, egress, peer, proto, port);
+}
