@@ -21,3 +21,13 @@ export const ERR_MAP_OVERFLOW: i32 = 100;
 export const ERR_UNKNOWN_SELECTOR: i32 = 101;
 /** An operation names an identity the resolver does not know. */
 export const ERR_UNKNOWN_IDENTITY: i32 = 102;
+/** Every number of an identity range is live (identity allocator). */
+export const ERR_IDENTITY_EXHAUSTED: i32 = 200;
+/** No live identity has that number (identity allocator). */
+export const ERR_IDENTITY_NOT_ALLOCATED: i32 = 201;
+/** The number or label key is live already, or live in the other scope (identity allocator). */
+export const ERR_IDENTITY_CONFLICT: i32 = 202;
+/** A cluster ID, range or identity number outside its bounds (identity allocator). */
+export const ERR_IDENTITY_RANGE: i32 = 203;
+/** A reference count of 0 or one that would overflow (identity allocator). */
+export const ERR_IDENTITY_REFS: i32 = 204;

@@ -67,3 +67,50 @@ export function policyDumpSubject(id: u32): i32 { return resolver.dumpSubject(id
 export function policyVerdict(subject: u32, egress: bool, peer: u32, proto: u32, port: u32): i32 {
   return policyVerdictOf(subject, egress, peer, proto, port);
 }
+
+// ---- Identities -------------------------------------------------------------
+// One canonical label key (UTF-8) at a time is written at `identityKeyIn(bytes)`;
+// numbers come back from `identityLastId()`, keys at `identityKeyOutPtr()`,
+// number lists at `identityListPtr()`. See assembly/identity/allocator.ts; the
+// host side is src/identity/allocator.ts. Booleans are returned as 0 / 1.
+
+import * as identityAllocator from "./identity/allocator";
+import * as identityBuffers from "./identity/buffers";
+
+/** Sets the cluster ID and the ranges of local parts; forgets every identity. Returns a result code. */
+export function identityConfigure(clusterId: u32, clusterMin: u32, clusterMax: u32, cidrMin: u32, cidrMax: u32): i32 {
+  return identityAllocator.configure(clusterId, clusterMin, clusterMax, cidrMin, cidrMax);
+}
+/** Forgets every identity. */
+export function identityReset(): void { identityAllocator.reset(); }
+/** Room for an input key of `bytes` bytes; returns its address. */
+export function identityKeyIn(bytes: u32): usize { return identityBuffers.reserveKeyIn(<usize>bytes); }
+/** Allocates the key of `keyLen` bytes in `scope` (0 cluster, 1 local). Returns a result code. */
+export function identityAllocate(scope: u32, keyLen: u32): i32 {
+  return identityAllocator.allocate(scope, identityBuffers.keyIn, <usize>keyLen);
+}
+export function identityLastId(): u32 { return identityAllocator.lastId; }
+export function identityLastCreated(): u32 { return identityAllocator.lastCreated ? 1 : 0; }
+export function identityLastFreed(): u32 { return identityAllocator.lastFreed ? 1 : 0; }
+/** The number of the key of `keyLen` bytes, 0 when not allocated. */
+export function identityFind(keyLen: u32): u32 { return identityAllocator.find(identityBuffers.keyIn, <usize>keyLen); }
+/** The first-choice number of the key of `keyLen` bytes in `scope`, before probing. */
+export function identityCandidate(scope: u32, keyLen: u32): u32 {
+  return identityAllocator.candidate(scope, identityBuffers.keyIn, <usize>keyLen);
+}
+/** Drops one reference of `id`. Returns a result code. */
+export function identityRelease(id: u32): i32 { return identityAllocator.release(id); }
+/** Reference count of `id`, 0 when not allocated. */
+export function identityRefs(id: u32): u32 { return identityAllocator.refsOf(id); }
+/** Re-creates identity `id` with `refs` references for the key of `keyLen` bytes. Returns a result code. */
+export function identityRestore(scope: u32, id: u32, refs: u32, keyLen: u32): i32 {
+  return identityAllocator.restore(scope, id, refs, identityBuffers.keyIn, <usize>keyLen);
+}
+/** Writes the key of `id` at `identityKeyOutPtr()`; returns its length, -1 when not allocated. */
+export function identityKeyOf(id: u32): i32 { return identityAllocator.keyOf(id); }
+export function identityKeyOutPtr(): usize { return identityBuffers.keyOut; }
+/** Writes every allocated number, ascending, at `identityListPtr()`; returns the count. */
+export function identityList(): u32 { return identityAllocator.listIds(); }
+export function identityListPtr(): usize { return identityBuffers.listOut; }
+/** Allocated identities in both scopes. */
+export function identityCount(): u32 { return identityAllocator.count(); }

@@ -14,7 +14,14 @@ export type ErrorCode =
   | "INVALID_TABLE_SIZE"
   | "INVALID_HASH_SEED"
   | "DUPLICATE_BACKEND"
-  | "ENGINE_FAILURE";
+  | "ENGINE_FAILURE"
+  | "INVALID_LABEL"
+  | "IDENTITY_EXHAUSTED"
+  | "UNKNOWN_IDENTITY"
+  | "INVALID_SNAPSHOT"
+  | "UNSUPPORTED_FIELD"
+  | "INVALID_POLICY"
+  | "POLICY_MAP_OVERFLOW";
 
 /** Base class of every error wasmplane throws on purpose. */
 export class WasmplaneError extends Error {
@@ -37,11 +44,23 @@ export class InvalidInputError extends WasmplaneError {
   readonly field: string;
   /** The offending value as it was given. */
   readonly value: unknown;
+  /** What is wrong with it, without field or value. */
+  readonly problem: string;
+  /** Where the input came from (a file, an object), when known. */
+  readonly context: string | undefined;
 
-  constructor(field: string, value: unknown, problem: string, code: ErrorCode = "INVALID_INPUT") {
-    super(code, `${field}: ${problem} (got ${describe(value)})`);
+  constructor(field: string, value: unknown, problem: string, code: ErrorCode = "INVALID_INPUT", context?: string) {
+    super(code, `${context ? `${context}: ` : ""}${field}: ${problem} (got ${describe(value)})`);
     this.field = field;
     this.value = value;
+    this.problem = problem;
+    this.context = context;
+  }
+
+  /** The same error with `context` (a file name, an object) in front of what it had. */
+  within(context: string): InvalidInputError {
+    const joined = this.context ? `${context}: ${this.context}` : context;
+    return new InvalidInputError(this.field, this.value, this.problem, this.code, joined);
   }
 }
 
@@ -67,5 +86,25 @@ export function describe(value: unknown): string {
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
   } catch {
     return String(value);
+  }
+}
+
+/**
+ * Every number of an identity range is in use. Live identities are never
+ * reused or wrapped: release some, or widen the range.
+ */
+export class IdentityExhaustedError extends WasmplaneError {
+  /** `cluster` (pod identities) or `cidr` (node-local CIDR identities). */
+  readonly scope: "cluster" | "cidr";
+  /** The first identity number of the range. */
+  readonly first: number;
+  /** The last identity number of the range. */
+  readonly last: number;
+
+  constructor(scope: "cluster" | "cidr", first: number, last: number) {
+    super("IDENTITY_EXHAUSTED", `no free ${scope} identity: all ${last - first + 1} numbers ${first}..${last} are in use`);
+    this.scope = scope;
+    this.first = first;
+    this.last = last;
   }
 }

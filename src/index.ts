@@ -17,3 +17,28 @@ export { tableStats, compareTables } from "./maglev/analysis.js";
 export type { TableStats, TableDiff } from "./maglev/analysis.js";
 export { WasmplaneError, InvalidInputError, EngineError } from "./errors.js";
 export type { ErrorCode } from "./errors.js";
+
+// ---- Identities ----------------------------------------------------------------
+export {
+  createIdentityAllocator, createLabelFilter, defaultLabelFilter, DEFAULT_LABEL_PATTERNS, RESERVED_IDENTITY,
+} from "./identity/index.js";
+export type {
+  IdentityAllocator, IdentityAllocatorOptions, IdentityRange, IdentitySnapshot, SnapshotIdentity,
+  LabelFilter, LabelFilterOptions, LabelPattern, LabelPrefixFile, ReservedName,
+} from "./identity/index.js";
+
+// ---- Policy ----------------------------------------------------------------------
+export { createPolicyEngine, DEFAULT_POLICY_MAP_LIMIT, PolicyMapOverflowError } from "./policy/engine.js";
+export type {
+  PolicyEngine, PolicyEngineOptions, EngineIdentities, Verdict, VerdictQuery, VerdictProtocol, RuleRef,
+} from "./policy/engine.js";
+export type { PolicyMapEntry, SubjectDelta } from "./policy/resolver-host.js";
+export type { PolicyDelta, IpcacheEntry } from "./policy/delta.js";
+export type {
+  NormalizedRule, PeerRule, PortMatch, PortProtocol, Requirement, RuleOrigin, Selector,
+} from "./policy/model.js";
+
+// ---- Cluster view ------------------------------------------------------------------
+export { createCluster } from "./cluster/cluster.js";
+export type { Cluster, ClusterChange, Reachability, ReachabilityQuery } from "./cluster/cluster.js";
+export type { IgnoredObject } from "./cluster/objects.js";

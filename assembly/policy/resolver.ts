@@ -20,10 +20,11 @@ import {
 } from "./model";
 import { Requirement, Selector } from "./selectors";
 import { encode, Encoded } from "./encode";
+import { diffTemplates, emitTemplate, EMPTY_TEMPLATE, Removals, Template, templateFrom } from "./template";
 import { emitEntry, keyPeer } from "./keys";
 import { emit, patch, outputWords, Reader, resetOutput } from "./stream";
 import {
-  addNamedPorts, identities, mapLimit, rules, rulesOf, selectors, SubjectMap, subjects,
+  addNamedPorts, cachedRulesOf, identities, mapLimit, rules, rulesOf, selectors, SubjectMap, subjects, subjectSelectors,
 } from "./state";
 import { pairContributions, portContributions, selectsPeer, enforced } from "./contributions";
 import { OK, ERR_MAP_OVERFLOW, ERR_UNKNOWN_SELECTOR, ERR_UNKNOWN_IDENTITY } from "../errors";
@@ -55,68 +56,117 @@ function markSubjectsOf(selectorId: u32): void {
 
 // ---- computing maps ----------------------------------------------------------
 
-/** Adds encoded entries to a map under construction. */
-function addEncoded(map: SubjectMap, peer: u32, enc: Encoded): void {
-  if (enc.keys.length == 0) return;
-  if (!map.byPeer.has(peer)) map.byPeer.set(peer, new Array<u64>());
-  const list = map.byPeer.get(peer);
-  for (let i = 0; i < enc.keys.length; i++) {
-    map.levels.set(enc.keys[i], enc.levels[i]);
-    list.push(enc.keys[i]);
-  }
+/** Strong 64-bit mixing (MurmurHash3's fmix64) for signatures. */
+function mix(h: u64, v: u64): u64 {
+  h ^= v + 0x9e3779b97f4a7c15 + (h << 6) + (h >> 2);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccd;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53;
+  h ^= h >> 33;
+  return h;
 }
 
-/** The whole map of `subject`, built from every rule that selects it. */
+/** True when a peer rule's ports depend on the peer (egress to named ports). */
+function peerSpecificPorts(pr: PeerRule): bool {
+  if (!pr.egress || pr.anyPort) return false;
+  for (let i = 0; i < pr.ports.length; i++) if (pr.ports[i].name != 0) return true;
+  return false;
+}
+
+/**
+ * The whole map of `subject`, built from every rule that selects it.
+ *
+ * A peer's entries depend only on which peer rules select it (and, for egress
+ * named ports, on the peer itself), so each peer gets a signature: the
+ * ordered list of those peer rules, hashed. Peers with equal signatures
+ * share one template, encoded once.
+ */
 export function computeFull(subject: u32): SubjectMap {
   const rs = rulesOf(subject);
   const map = new SubjectMap();
+  map.rules = rs;
   for (let d = 0; d < 2; d++) {
     const egress = d == 1;
-    // Group contributions by peer in one pass over the rules' selections.
-    const byPeer = new Map<u32, Array<Contribution>>();
-    byPeer.set(ANY_PEER, pairContributions(subject, rs, egress, ANY_PEER));
+    const signature = new Map<u32, u64>();
+    signature.set(ANY_PEER, 0);
+    let ordinal: u64 = 0;
     for (let r = 0; r < rs.length; r++) {
       const prs = rs[r].peerRules;
       for (let i = 0; i < prs.length; i++) {
         const pr = prs[i];
+        ordinal++;
         if (pr.egress != egress || pr.anyPeer) continue;
-        const seen = new Set<u32>();
+        const specific = peerSpecificPorts(pr);
         for (let s = 0; s < pr.peers.length; s++) {
           const sel = selectors.get(pr.peers[s]).selected.values();
           for (let k = 0; k < sel.length; k++) {
-            const peer = sel[k];
-            if (seen.has(peer)) continue; // ORed selectors: count a peer once per element
-            seen.add(peer);
-            if (!byPeer.has(peer)) byPeer.set(peer, new Array<Contribution>());
-            portContributions(pr, subject, peer, byPeer.get(peer));
+            const peer = unchecked(sel[k]);
+            const h = signature.has(peer) ? signature.get(peer) : 0;
+            // ORed selectors of one element count once: hashing the element's
+            // ordinal twice would give a different signature, so mark it once.
+            const mark = mix(ordinal, specific ? <u64>peer : 0);
+            if (s > 0 && selectedByEarlier(pr, s, peer)) continue;
+            signature.set(peer, mix(h, mark));
           }
         }
       }
     }
-    const peers = byPeer.keys();
+    const memo = new Map<u64, Template>();
+    const peers = signature.keys();
     for (let p = 0; p < peers.length; p++) {
-      const enc = new Encoded();
-      encode(peers[p], egress, byPeer.get(peers[p]), enc);
-      addEncoded(map, peers[p], enc);
+      const peer = unchecked(peers[p]);
+      // The wildcard peer's entries also carry the not-enforced marker: never shared.
+      const key = peer == ANY_PEER ? 0 : signature.get(peer);
+      let t: Template;
+      if (peer != ANY_PEER && memo.has(key)) {
+        t = memo.get(key);
+      } else {
+        const enc = new Encoded();
+        encode(ANY_PEER, egress, pairContributions(subject, rs, egress, peer), enc);
+        t = templateFrom(enc);
+        if (peer != ANY_PEER) memo.set(key, t);
+      }
+      mergePeer(map, peer, t);
     }
   }
   return map;
 }
 
-/** The entries of `subject` for one `peer`, both directions. */
-function computePair(subject: u32, peer: u32): Encoded {
-  const rs = rulesOf(subject);
+/** Whether one of the first `upTo` selectors of `pr` already selects `peer`. */
+function selectedByEarlier(pr: PeerRule, upTo: i32, peer: u32): bool {
+  for (let s = 0; s < upTo; s++) if (selectors.get(pr.peers[s]).selected.has(peer)) return true;
+  return false;
+}
+
+/** Adds a direction's template to a peer's entries (ingress and egress keys never collide). */
+function mergePeer(map: SubjectMap, peer: u32, t: Template): void {
+  if (t.size == 0) return;
+  if (!map.peers.has(peer)) {
+    map.setPeer(peer, t);
+    return;
+  }
   const enc = new Encoded();
-  encode(peer, false, pairContributions(subject, rs, false, peer), enc);
-  encode(peer, true, pairContributions(subject, rs, true, peer), enc);
-  return enc;
+  const a = map.peers.get(peer);
+  for (let i = 0; i < a.lows.length; i++) enc.push(<u64>a.lows[i], a.levels[i]);
+  for (let i = 0; i < t.lows.length; i++) enc.push(<u64>t.lows[i], t.levels[i]);
+  map.setPeer(peer, templateFrom(enc));
+}
+
+/** The entries of `subject` for one `peer`, both directions. */
+function computePair(subject: u32, peer: u32): Template {
+  const rs = cachedRulesOf(subject);
+  const enc = new Encoded();
+  encode(ANY_PEER, false, pairContributions(subject, rs, false, peer), enc);
+  encode(ANY_PEER, true, pairContributions(subject, rs, true, peer), enc);
+  return templateFrom(enc);
 }
 
 // ---- committing ----------------------------------------------------------------
 
 class Staged {
   full: Map<u32, SubjectMap> = new Map<u32, SubjectMap>();
-  pairs: Map<u32, Map<u32, Encoded>> = new Map<u32, Map<u32, Encoded>>();
+  pairs: Map<u32, Map<u32, Template>> = new Map<u32, Map<u32, Template>>();
 }
 
 /**
@@ -129,7 +179,7 @@ function commitPending(): i32 {
   for (let i = 0; i < fulls.length; i++) {
     const s = fulls[i];
     const map = computeFull(s);
-    if (<u32>map.levels.size > mapLimit) return overflow(s, <u32>map.levels.size);
+    if (<u32>map.count > mapLimit) return overflow(s, <u32>map.count);
     staged.full.set(s, map);
   }
   const pairSubjects = pendingPairs.keys();
@@ -137,21 +187,20 @@ function commitPending(): i32 {
     const s = pairSubjects[i];
     if (staged.full.has(s)) continue; // the whole map is recomputed anyway
     const current = subjects.get(s);
-    let count = current.levels.size;
+    let count = current.count;
     const peers = pendingPairs.get(s).values();
-    const byPeer = new Map<u32, Encoded>();
+    const byPeer = new Map<u32, Template>();
     for (let p = 0; p < peers.length; p++) {
-      const enc = computePair(s, peers[p]);
-      if (current.byPeer.has(peers[p])) count -= current.byPeer.get(peers[p]).length;
-      count += enc.keys.length;
-      byPeer.set(peers[p], enc);
+      const t = computePair(s, peers[p]);
+      if (current.peers.has(peers[p])) count -= current.peers.get(peers[p]).size;
+      count += t.size;
+      byPeer.set(peers[p], t);
     }
     if (<u32>count > mapLimit) return overflow(s, <u32>count);
     staged.pairs.set(s, byPeer);
   }
 
   resetOutput();
-  const countAt = outputWords();
   emit(0);
   let changed: u32 = 0;
   const fullKeys = staged.full.keys();
@@ -165,7 +214,7 @@ function commitPending(): i32 {
   for (let i = 0; i < pairKeys.length; i++) {
     if (applyPairs(pairKeys[i], staged.pairs.get(pairKeys[i]))) changed++;
   }
-  patch(countAt, changed);
+  patch(0, changed);
   resetPending();
   return OK;
 }
@@ -178,6 +227,19 @@ function overflow(subject: u32, needed: u32): i32 {
   return ERR_MAP_OVERFLOW;
 }
 
+/** Appends the removals and finishes a subject's record; drops it if nothing changed. */
+function finishRecord(start: u32, addedAt: u32, added: u32, removed: Removals): bool {
+  patch(addedAt, added);
+  emit(<u32>removed.keys.length);
+  for (let i = 0; i < removed.keys.length; i++) emitEntry(removed.keys[i], removed.levels[i]);
+  if (added == 0 && removed.keys.length == 0) {
+    // An unchanged subject is not reported.
+    resetTo(start);
+    return false;
+  }
+  return true;
+}
+
 /** Emits [subject, nAdded, added..., nRemoved, removed...] unless nothing differs. */
 function emitDiff(subject: u32, before: SubjectMap, after: SubjectMap): bool {
   const start = outputWords();
@@ -185,81 +247,38 @@ function emitDiff(subject: u32, before: SubjectMap, after: SubjectMap): bool {
   const addedAt = outputWords();
   emit(0);
   let added: u32 = 0;
-  const keys = after.levels.keys();
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i];
-    const level = after.levels.get(k);
-    if (!before.levels.has(k) || before.levels.get(k) != level) {
-      emitEntry(k, level);
-      added++;
-    }
+  const removed = new Removals();
+  const peers = after.peers.keys();
+  for (let i = 0; i < peers.length; i++) {
+    const peer = peers[i];
+    const old = before.peers.has(peer) ? before.peers.get(peer) : EMPTY_TEMPLATE;
+    added += diffTemplates(peer, old, after.peers.get(peer), removed);
   }
-  patch(addedAt, added);
-  const removedAt = outputWords();
-  emit(0);
-  let removed: u32 = 0;
-  const old = before.levels.keys();
-  for (let i = 0; i < old.length; i++) {
-    if (!after.levels.has(old[i])) {
-      emitEntry(old[i], before.levels.get(old[i]));
-      removed++;
-    }
+  const gone = before.peers.keys();
+  for (let i = 0; i < gone.length; i++) {
+    if (!after.peers.has(gone[i])) diffTemplates(gone[i], before.peers.get(gone[i]), EMPTY_TEMPLATE, removed);
   }
-  patch(removedAt, removed);
-  if (added == 0 && removed == 0) {
-    // Roll the record back: an unchanged subject is not reported.
-    resetTo(start);
-    return false;
-  }
-  return true;
+  return finishRecord(start, addedAt, added, removed);
 }
 
 /** Replaces the entries of some peers in a subject's map, emitting the difference. */
-function applyPairs(subject: u32, byPeer: Map<u32, Encoded>): bool {
+function applyPairs(subject: u32, byPeer: Map<u32, Template>): bool {
   const map = subjects.get(subject);
   const start = outputWords();
   emit(subject);
   const addedAt = outputWords();
   emit(0);
   let added: u32 = 0;
-  const removedKeys = new Array<u64>();
-  const removedLevels = new Array<u8>();
+  const removed = new Removals();
   const peers = byPeer.keys();
   for (let p = 0; p < peers.length; p++) {
     const peer = peers[p];
-    const enc = byPeer.get(peer);
-    const fresh = new Set<u64>();
-    for (let i = 0; i < enc.keys.length; i++) fresh.add(enc.keys[i]);
-    if (map.byPeer.has(peer)) {
-      const old = map.byPeer.get(peer);
-      for (let i = 0; i < old.length; i++) {
-        if (!fresh.has(old[i])) {
-          removedKeys.push(old[i]);
-          removedLevels.push(map.levels.get(old[i]));
-          map.levels.delete(old[i]);
-        }
-      }
-    }
-    for (let i = 0; i < enc.keys.length; i++) {
-      const k = enc.keys[i];
-      const level = enc.levels[i];
-      if (!map.levels.has(k) || map.levels.get(k) != level) {
-        emitEntry(k, level);
-        added++;
-      }
-      map.levels.set(k, level);
-    }
-    if (enc.keys.length == 0) map.byPeer.delete(peer);
-    else map.byPeer.set(peer, enc.keys);
+    const next = byPeer.get(peer);
+    const old = map.peers.has(peer) ? map.peers.get(peer) : EMPTY_TEMPLATE;
+    added += diffTemplates(peer, old, next, removed);
+    map.setPeer(peer, next);
   }
-  patch(addedAt, added);
-  emit(<u32>removedKeys.length);
-  for (let i = 0; i < removedKeys.length; i++) emitEntry(removedKeys[i], removedLevels[i]);
-  if (added == 0 && removedKeys.length == 0) {
-    resetTo(start);
-    return false;
-  }
-  return true;
+  return finishRecord(start, addedAt, added, removed);
 }
 
 // The stream module exposes only append; rolling back is a reset to a length.
@@ -314,6 +333,8 @@ function linkRule(r: Rule, link: bool): void {
   const subj = selectors.get(r.subject);
   if (link) subj.subjectOfRules.add(r.id);
   else subj.subjectOfRules.delete(r.id);
+  if (subj.subjectOfRules.size > 0) subjectSelectors.add(r.subject);
+  else subjectSelectors.delete(r.subject);
   for (let i = 0; i < r.peerRules.length; i++) {
     const peers = r.peerRules[i].peers;
     for (let k = 0; k < peers.length; k++) {
@@ -416,6 +437,7 @@ export function defineSelectors(words: u32): i32 {
 /** Forgets a selector no rule uses any more. */
 export function releaseSelector(id: u32): void {
   selectors.delete(id);
+  subjectSelectors.delete(id);
 }
 
 /**
@@ -506,7 +528,7 @@ export function removeIdentity(id: u32): i32 {
   markIdentityPeers(id, flipped, before, null);
   // Peers removed from selectors leave their pair entries: drop them.
   const subs = subjects.keys();
-  for (let i = 0; i < subs.length; i++) if (subjects.get(subs[i]).byPeer.has(id)) markPair(subs[i], id);
+  for (let i = 0; i < subs.length; i++) if (subjects.get(subs[i]).peers.has(id)) markPair(subs[i], id);
   if (subjects.has(id)) {
     pendingPairs.delete(id);
     pendingFull.delete(id);
@@ -544,12 +566,12 @@ function emitSubjectRemoval(id: u32): void {
   if (!subjects.has(id)) return;
   const map = subjects.get(id);
   subjects.delete(id);
-  if (map.levels.size == 0) return;
+  if (map.count == 0) return;
   emit(id);
   emit(0);
-  emit(<u32>map.levels.size);
-  const keys = map.levels.keys();
-  for (let i = 0; i < keys.length; i++) emitEntry(keys[i], map.levels.get(keys[i]));
+  emit(<u32>map.count);
+  const peers = map.peers.keys();
+  for (let i = 0; i < peers.length; i++) emitTemplate(peers[i], map.peers.get(peers[i]));
   patch(0, load<u32>(outputAddressForPatch()) + 1);
 }
 
@@ -562,9 +584,9 @@ export function dumpSubject(id: u32): i32 {
   if (subjects.has(id)) map = subjects.get(id);
   else if (identities.has(id)) map = computeFull(id);
   else return ERR_UNKNOWN_IDENTITY;
-  emit(<u32>map.levels.size);
-  const keys = map.levels.keys();
-  for (let i = 0; i < keys.length; i++) emitEntry(keys[i], map.levels.get(keys[i]));
+  emit(<u32>map.count);
+  const peers = map.peers.keys();
+  for (let i = 0; i < peers.length; i++) emitTemplate(peers[i], map.peers.get(peers[i]));
   return OK;
 }
 

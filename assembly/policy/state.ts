@@ -3,15 +3,29 @@
 
 import { Identity, Rule } from "./model";
 import { Selector } from "./selectors";
+import { Template } from "./template";
 
 export const identities = new Map<u32, Identity>();
 export const selectors = new Map<u32, Selector>();
 export const rules = new Map<u32, Rule>();
 
-/** The map of one subject: every entry, and the keys grouped by peer for cheap per-peer updates. */
+/** The map of one subject: per peer, the template of its entries. */
 export class SubjectMap {
-  levels: Map<u64, u8> = new Map<u64, u8>();
-  byPeer: Map<u32, Array<u64>> = new Map<u32, Array<u64>>();
+  peers: Map<u32, Template> = new Map<u32, Template>();
+  /** Entries in all templates: the map's size. */
+  count: i32 = 0;
+  /** The rules that select the subject, as of the last whole computation. */
+  rules: Array<Rule> | null = null;
+
+  setPeer(peer: u32, t: Template): void {
+    if (this.peers.has(peer)) this.count -= this.peers.get(peer).size;
+    if (t.size == 0) {
+      this.peers.delete(peer);
+      return;
+    }
+    this.peers.set(peer, t);
+    this.count += t.size;
+  }
 }
 
 /** Identities whose policy maps are maintained (endpoints), with their maps. */
@@ -43,13 +57,30 @@ export function addNamedPorts(ports: StaticArray<u32>, delta: i32): void {
   }
 }
 
-/** Rules whose subject selector selects `subject`. */
+/** Selectors that at least one rule uses as its subject. */
+export const subjectSelectors = new Set<u32>();
+
+/**
+ * Rules whose subject selector selects `subject`: a scan of the distinct
+ * subject selectors (rules share them: one per app, say), not of every rule.
+ */
 export function rulesOf(subject: u32): Array<Rule> {
   const out = new Array<Rule>();
-  const all = rules.values();
-  for (let i = 0; i < all.length; i++) {
-    const r = unchecked(all[i]);
-    if (selectors.get(r.subject).selected.has(subject)) out.push(r);
+  const sels = subjectSelectors.values();
+  for (let i = 0; i < sels.length; i++) {
+    const sel = selectors.get(unchecked(sels[i]));
+    if (!sel.selected.has(subject)) continue;
+    const ids = sel.subjectOfRules.values();
+    for (let k = 0; k < ids.length; k++) out.push(rules.get(unchecked(ids[k])));
   }
   return out;
+}
+
+/** The rules of a maintained subject, cached since its last whole computation. */
+export function cachedRulesOf(subject: u32): Array<Rule> {
+  if (subjects.has(subject)) {
+    const cached = subjects.get(subject).rules;
+    if (cached != null) return cached;
+  }
+  return rulesOf(subject);
 }

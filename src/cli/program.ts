@@ -13,6 +13,7 @@ import type { CommandContext } from "./context.js";
 import { addDemoCommand } from "./demo-command.js";
 import { describeError, EXIT } from "./errors.js";
 import { addMaglevCommand } from "./maglev-command.js";
+import { addPolicyCommand } from "./policy-command.js";
 import { Output, type Io } from "./output.js";
 import { packageVersion } from "./version.js";
 
@@ -52,10 +53,11 @@ function createProgram(ctx: CommandContext): Command {
       `
 Start with: wasmplane demo
 
-Exit codes: 0 ok, 1 drift (maglev --check), 2 usage or input error, 3 internal error (a bug).`,
+Exit codes: 0 ok, 1 drift (maglev --check) or denied (policy check), 2 usage or input error, 3 internal error (a bug).`,
     );
   addDemoCommand(program, ctx);
   addMaglevCommand(program, ctx);
+  addPolicyCommand(program, ctx);
   return program;
 }
 

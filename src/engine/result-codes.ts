@@ -14,6 +14,11 @@ export const ENGINE_RESULT = {
   ERR_MAP_OVERFLOW: 100,
   ERR_UNKNOWN_SELECTOR: 101,
   ERR_UNKNOWN_IDENTITY: 102,
+  ERR_IDENTITY_EXHAUSTED: 200,
+  ERR_IDENTITY_NOT_ALLOCATED: 201,
+  ERR_IDENTITY_CONFLICT: 202,
+  ERR_IDENTITY_RANGE: 203,
+  ERR_IDENTITY_REFS: 204,
 } as const;
 
 /** What each code means, for error messages. */
@@ -27,4 +32,9 @@ export const ENGINE_RESULT_MEANING: Readonly<Record<number, string>> = {
   100: "a policy map would exceed its size limit",
   101: "a rule names a selector that is not defined",
   102: "unknown identity",
+  200: "every number of the identity range is in use",
+  201: "no allocated identity has that number",
+  202: "the identity number or label key is already allocated",
+  203: "cluster ID, identity range or identity number out of bounds",
+  204: "identity reference count of zero or overflowing",
 };

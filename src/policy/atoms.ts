@@ -64,6 +64,19 @@ export function containingPrefixes(prefix: string): string[] {
   return out;
 }
 
+/**
+ * A CIDR label key in canonical prefix text. Cilium writes IPv6 label keys
+ * with `-` for `:` (a `:` would end the label's source) and a trailing `0`
+ * after a final `-` (`2001-db8--0/32`); selectors name prefixes in address
+ * text (`2001:db8::/32`). Both forms must meet on the same atoms.
+ */
+export function naturalCidr(key: string): string {
+  if (key.includes(":") || !key.includes("-")) return key;
+  const slash = key.lastIndexOf("/");
+  const ip = parseIp(key.slice(0, slash).replaceAll("-", ":"));
+  return ip ? `${formatIp(ip)}${key.slice(slash)}` : key;
+}
+
 /** The sorted atoms an identity with `labels` matches. */
 export function identityAtoms(table: AtomTable, labels: readonly string[]): Uint32Array {
   const atoms = new Set<number>();
@@ -74,7 +87,7 @@ export function identityAtoms(table: AtomTable, labels: readonly string[]): Uint
     atoms.add(table.atom(`${source}:${key}`));
     atoms.add(table.atom(`any:${key}`));
     if (source === "cidr") {
-      for (const wider of containingPrefixes(key)) atoms.add(table.atom(`cidr:${wider}`));
+      for (const wider of containingPrefixes(naturalCidr(key))) atoms.add(table.atom(`cidr:${wider}`));
     }
   }
   return Uint32Array.from([...atoms].sort((a, b) => a - b));
