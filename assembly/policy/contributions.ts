@@ -56,7 +56,7 @@ export function selectsPeer(pr: PeerRule, peer: u32): bool {
   if (pr.anyPeer) return peer == ANY_PEER;
   if (peer == ANY_PEER) return false;
   for (let i = 0; i < pr.peers.length; i++) {
-    if (selectors.get(pr.peers[i]).selected.has(peer)) return true;
+    if (unchecked(pr.sels[i]).selected.has(peer)) return true;
   }
   return false;
 }
@@ -97,7 +97,7 @@ export function peersOf(subjectRules: Array<Rule>, egress: bool): Set<u32> {
       const pr = unchecked(prs[i]);
       if (pr.egress != egress || pr.anyPeer) continue;
       for (let s = 0; s < pr.peers.length; s++) {
-        const sel = selectors.get(pr.peers[s]).selected.values();
+        const sel = unchecked(pr.sels[s]).selected.values();
         for (let k = 0; k < sel.length; k++) peers.add(unchecked(sel[k]));
       }
     }

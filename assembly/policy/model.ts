@@ -11,6 +11,8 @@
 // Cilium's rule "a matching deny wins over every allow, however specific" is
 // then simply the maximum, wherever the contributions come from.
 
+import { Selector } from "./selectors";
+
 export const LEVEL_NONE: u8 = 0;
 export const LEVEL_ALLOW_PROXY: u8 = 1;
 export const LEVEL_ALLOW: u8 = 2;
@@ -49,6 +51,9 @@ export class PeerRule {
     public ports: Array<PortRange>,
   ) {}
 
+  /** The peer selectors themselves, resolved once when the rule is read (hot loops skip the id lookup). */
+  sels: Array<Selector> = new Array<Selector>();
+
   // @ts-ignore: decorator
   @inline
   level(): u8 {
@@ -57,6 +62,9 @@ export class PeerRule {
 }
 
 export class Rule {
+  /** The subject selector, resolved when the rule is read. */
+  subjectSel: Selector | null = null;
+
   constructor(
     public id: u32,
     public subject: u32,

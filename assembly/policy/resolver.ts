@@ -18,13 +18,13 @@
 import {
   ANY_PEER, Contribution, Identity, PeerRule, PortRange, Rule,
 } from "./model";
-import { Requirement, Selector } from "./selectors";
+import { OP_EXISTS, OP_IN, Requirement, Selector } from "./selectors";
 import { encode, Encoded } from "./encode";
 import { diffTemplates, emitTemplate, EMPTY_TEMPLATE, Removals, Template, templateFrom } from "./template";
 import { emitEntry, keyPeer } from "./keys";
 import { emit, patch, outputWords, Reader, resetOutput } from "./stream";
 import {
-  addNamedPorts, cachedRulesOf, identities, mapLimit, rules, rulesOf, selectors, SubjectMap, subjects, subjectSelectors,
+  addNamedPorts, atomIndex, cachedRulesOf, identities, indexIdentity, mapLimit, rules, rulesOf, selectors, SubjectMap, subjects, subjectSelectors,
 } from "./state";
 import { pairContributions, portContributions, selectsPeer, enforced } from "./contributions";
 import { OK, ERR_MAP_OVERFLOW, ERR_UNKNOWN_SELECTOR, ERR_UNKNOWN_IDENTITY } from "../errors";
@@ -99,7 +99,7 @@ export function computeFull(subject: u32): SubjectMap {
         if (pr.egress != egress || pr.anyPeer) continue;
         const specific = peerSpecificPorts(pr);
         for (let s = 0; s < pr.peers.length; s++) {
-          const sel = selectors.get(pr.peers[s]).selected.values();
+          const sel = unchecked(pr.sels[s]).selected.values();
           for (let k = 0; k < sel.length; k++) {
             const peer = unchecked(sel[k]);
             const h = signature.has(peer) ? signature.get(peer) : 0;
@@ -135,7 +135,7 @@ export function computeFull(subject: u32): SubjectMap {
 
 /** Whether one of the first `upTo` selectors of `pr` already selects `peer`. */
 function selectedByEarlier(pr: PeerRule, upTo: i32, peer: u32): bool {
-  for (let s = 0; s < upTo; s++) if (selectors.get(pr.peers[s]).selected.has(peer)) return true;
+  for (let s = 0; s < upTo; s++) if (unchecked(pr.sels[s]).selected.has(peer)) return true;
   return false;
 }
 
@@ -311,11 +311,16 @@ function readRule(rd: Reader): Rule {
   return new Rule(id, subject, (flags & 1) != 0, (flags & 2) != 0, prs);
 }
 
-function ruleSelectorsKnown(r: Rule): bool {
+/** Resolves a rule's selector ids to the selectors; false when one is not defined. */
+function resolveSelectors(r: Rule): bool {
   if (!selectors.has(r.subject)) return false;
+  r.subjectSel = selectors.get(r.subject);
   for (let i = 0; i < r.peerRules.length; i++) {
-    const peers = r.peerRules[i].peers;
-    for (let k = 0; k < peers.length; k++) if (!selectors.has(peers[k])) return false;
+    const pr = r.peerRules[i];
+    for (let k = 0; k < pr.peers.length; k++) {
+      if (!selectors.has(pr.peers[k])) return false;
+      pr.sels.push(selectors.get(pr.peers[k]));
+    }
   }
   return true;
 }
@@ -362,7 +367,7 @@ export function applyRules(words: u32): i32 {
   const sets = new Array<Rule>();
   for (let i: u32 = 0; i < nSet; i++) {
     const r = readRule(rd);
-    if (!ruleSelectorsKnown(r)) return ERR_UNKNOWN_SELECTOR;
+    if (!resolveSelectors(r)) return ERR_UNKNOWN_SELECTOR;
     sets.push(r);
   }
 
@@ -427,11 +432,39 @@ export function defineSelectors(words: u32): i32 {
       reqs.push(new Requirement(op, key, vals));
     }
     const sel = new Selector(id, reqs);
-    const all = identities.values();
-    for (let k = 0; k < all.length; k++) if (sel.matches(all[k].atoms)) sel.selected.add(all[k].id);
+    const candidates = candidatesOf(sel);
+    for (let k = 0; k < candidates.length; k++) {
+      const identity = identities.get(unchecked(candidates[k]));
+      if (sel.matches(identity.atoms)) sel.selected.add(identity.id);
+    }
     selectors.set(id, sel);
   }
   return OK;
+}
+
+/**
+ * The identities a selector can select: those carrying the atoms of its most
+ * selective In or Exists requirement, or every identity when it has none.
+ */
+function candidatesOf(sel: Selector): Array<u32> {
+  let best: Array<u32> | null = null;
+  for (let i = 0; i < sel.requirements.length; i++) {
+    const r = sel.requirements[i];
+    let found: Array<u32> | null = null;
+    if (r.op == OP_EXISTS) {
+      found = atomIndex.has(r.key) ? atomIndex.get(r.key).values() : new Array<u32>();
+    } else if (r.op == OP_IN) {
+      const union = new Set<u32>();
+      for (let v = 0; v < r.values.length; v++) {
+        if (!atomIndex.has(r.values[v])) continue;
+        const ids = atomIndex.get(r.values[v]).values();
+        for (let k = 0; k < ids.length; k++) union.add(ids[k]);
+      }
+      found = union.values();
+    }
+    if (found != null && (best == null || found.length < best.length)) best = found;
+  }
+  return best != null ? best : identities.keys();
 }
 
 /** Forgets a selector no rule uses any more. */
@@ -486,9 +519,13 @@ function registerIdentity(next: Identity | null, prev: Identity | null): Array<u
     else sel.selected.delete(id);
     flipped.push(sel.id);
   }
-  if (prev != null) addNamedPorts(prev.namedPorts, -1);
+  if (prev != null) {
+    addNamedPorts(prev.namedPorts, -1);
+    indexIdentity(prev, false);
+  }
   if (next != null) {
     addNamedPorts(next.namedPorts, 1);
+    indexIdentity(next, true);
     identities.set(id, next);
   } else {
     identities.delete(id);

@@ -19,7 +19,7 @@ const ENFORCING: u32 = 0xffffffff;
 function peerMatches(pr: PeerRule, peer: Identity): bool {
   if (pr.anyPeer) return true;
   for (let i = 0; i < pr.peers.length; i++) {
-    if (selectors.get(pr.peers[i]).matches(peer.atoms)) return true;
+    if (pr.sels[i].matches(peer.atoms)) return true;
   }
   return false;
 }
@@ -67,7 +67,7 @@ export function verdict(subjectId: u32, egress: bool, peerId: u32, proto: u32, p
   const all = rules.values();
   for (let r = 0; r < all.length; r++) {
     const rule = all[r];
-    if (!selectors.get(rule.subject).matches(subject.atoms)) continue;
+    if (!rule.subjectSel!.matches(subject.atoms)) continue;
     if (rule.enforces(egress)) {
       isEnforced = true;
       enforcing.push(rule.id);

@@ -21,24 +21,21 @@ export interface PolicyDelta {
   readonly ipcache: { readonly added: IpcacheEntry[]; readonly removed: IpcacheEntry[] };
 }
 
-const entryKey = (e: PolicyMapEntry): string => `${e.identity}|${e.direction}|${e.protocol}|${e.port}|${e.prefixLength}`;
+/** A number unique per entry key within one endpoint: direction, protocol, port, prefix and peer. */
+const entryKey = (e: PolicyMapEntry): string => `${e.identity}:${(e.direction === "egress" ? 1 : 0) | (e.protocol << 1) | (e.port << 9) | (e.prefixLength << 25)}`;
 
 /**
  * Folds deltas applied one after another into one: per endpoint and key the
  * last operation wins, so the result, applied to the state before the first,
- * gives the state after the last.
+ * gives the state after the last. A single batch (the common case: one
+ * engine call) passes through unchanged.
  */
 export class DeltaBuilder {
-  private readonly maps = new Map<number, Map<string, { entry: PolicyMapEntry; present: boolean }>>();
+  private readonly batches: SubjectDelta[][] = [];
   private readonly cache = new Map<string, { entry: IpcacheEntry; present: boolean }>();
 
   addEndpoints(deltas: readonly SubjectDelta[]): this {
-    for (const d of deltas) {
-      let m = this.maps.get(d.identity);
-      if (!m) this.maps.set(d.identity, (m = new Map()));
-      for (const e of d.removed) m.set(entryKey(e), { entry: e, present: false });
-      for (const e of d.added) m.set(entryKey(e), { entry: e, present: true });
-    }
+    if (deltas.length) this.batches.push([...deltas]);
     return this;
   }
 
@@ -47,17 +44,32 @@ export class DeltaBuilder {
     return this;
   }
 
-  build(): PolicyDelta {
-    const endpoints: SubjectDelta[] = [];
-    for (const [identity, m] of [...this.maps].sort((a, b) => a[0] - b[0])) {
+  private endpoints(): SubjectDelta[] {
+    if (this.batches.length === 0) return [];
+    if (this.batches.length === 1) return [...this.batches[0]!].sort((a, b) => a.identity - b.identity);
+    const maps = new Map<number, Map<string, { entry: PolicyMapEntry; present: boolean }>>();
+    for (const batch of this.batches) {
+      for (const d of batch) {
+        let m = maps.get(d.identity);
+        if (!m) maps.set(d.identity, (m = new Map()));
+        for (const e of d.removed) m.set(entryKey(e), { entry: e, present: false });
+        for (const e of d.added) m.set(entryKey(e), { entry: e, present: true });
+      }
+    }
+    const out: SubjectDelta[] = [];
+    for (const [identity, m] of [...maps].sort((a, b) => a[0] - b[0])) {
       const added: PolicyMapEntry[] = [];
       const removed: PolicyMapEntry[] = [];
       for (const { entry, present } of m.values()) (present ? added : removed).push(entry);
-      if (added.length || removed.length) endpoints.push({ identity, added, removed });
+      if (added.length || removed.length) out.push({ identity, added, removed });
     }
+    return out;
+  }
+
+  build(): PolicyDelta {
     const added: IpcacheEntry[] = [];
     const removed: IpcacheEntry[] = [];
     for (const { entry, present } of this.cache.values()) (present ? added : removed).push(entry);
-    return { endpoints, ipcache: { added, removed } };
+    return { endpoints: this.endpoints(), ipcache: { added, removed } };
   }
 }
