@@ -10,13 +10,16 @@ import { InvalidInputError } from "../errors.js";
 export interface TableStats {
   /** Number of slots in the table. */
   readonly tableSize: number;
-  /** Slots held by each backend ID, in ascending ID order. */
+  /** Slots held by each backend ID present in the table, in ascending ID order. */
   readonly slotsPerBackend: ReadonlyMap<number, number>;
   /** Fewest slots any backend holds (0 for an empty table). */
   readonly minSlots: number;
   /** Most slots any backend holds. */
   readonly maxSlots: number;
-  /** `maxSlots / minSlots`; 1 is a perfect spread (0 for an empty table). */
+  /**
+   * `maxSlots / minSlots`; 1 is a perfect spread of equal weights (0 for an
+   * empty table). Weighted tables are uneven on purpose.
+   */
   readonly maxMinRatio: number;
 }
 

@@ -30,7 +30,13 @@ export interface MaglevBackend {
   port: number;
   /** `TCP`, `UDP`, `SCTP`, `ANY` or `NONE` (case-insensitive). */
   protocol: string;
-  /** Relative weight, 0 to 65535 (Cilium's range). Defaults to 1. */
+  /**
+   * Relative weight, 0 to 65535 (Cilium's range). Defaults to 1. As in
+   * Cilium, weights apply only when their integer average
+   * (`sum(weights) / N`) is above 1, so 1 and 2 give an even split while 100
+   * and 200 give 1:2; a weight-0 backend still keeps about one slot (remove a
+   * backend to drain it).
+   */
   weight?: number;
   /** `external` (default) or `internal`. */
   scope?: "external" | "internal";
