@@ -60,7 +60,7 @@ test("deletePolicy by name or object returns the removals and restores the verdi
   const removed = engine.deletePolicy(policy).endpoints.find((e) => e.identity === db)!;
   const key = (e: { identity: number; direction: string; protocol: number; port: number; prefixLength: number }) => `${e.identity}/${e.direction}/${e.protocol}/${e.port}/${e.prefixLength}`;
   // What was added for the policy (beyond the not-enforced markers that come back) is removed.
-  assert.ok(added.filter((e) => e.precedence !== 3).every((e) => removed.removed.some((r) => key(r) === key(e))));
+  assert.ok(added.filter((e) => e.precedence !== 1).every((e) => removed.removed.some((r) => key(r) === key(e))));
   assert.equal(engine.verdict({ subject: db, direction: "ingress", peer: web, protocol: "TCP", port: 1 }).reason, "not-enforced");
   assert.deepEqual(engine.policies(), []);
   assert.deepEqual(engine.deletePolicy("cnp/shop/db").endpoints, [], "deleting twice is a no-op");

@@ -43,13 +43,13 @@ test("a port deny punches a hole in an L3 allow, and an L3 deny beats a port all
   ], []);
   assert.ok(Array.isArray(deltas) && deltas.length === 1 && deltas[0]!.identity === 300);
   const map = host.dump(300);
-  assert.equal(lookupLevel(map, 301, false, 6, 80), 2);
+  assert.equal(lookupLevel(map, 301, false, 6, 80), 3);
   assert.equal(lookupLevel(map, 301, false, 6, 22), 4);
-  assert.equal(lookupLevel(map, 301, false, 17, 22), 2);
+  assert.equal(lookupLevel(map, 301, false, 17, 22), 3);
   assert.equal(lookupLevel(map, 302, false, 6, 80), 4);
   assert.equal(lookupLevel(map, 999, false, 6, 80), 0);
   // Egress is not enforced: the wildcard marker allows it.
-  assert.equal(lookupLevel(map, 302, true, 6, 80), 3);
+  assert.equal(lookupLevel(map, 302, true, 6, 80), 1);
   assert.equal(host.verdict(300, false, 301, 6, 22).level, 4);
 });
 
@@ -63,7 +63,7 @@ test("a denied port inside an allowed range is cut out of it", async () => {
     peerRule("ingress", true, null, [tcp(8443)]),
   ]) }], []);
   const map = host.dump(300);
-  for (const [port, level] of [[7999, 0], [8000, 2], [8442, 2], [8443, 4], [8444, 2], [8999, 2], [9000, 0]] as const) {
+  for (const [port, level] of [[7999, 0], [8000, 3], [8442, 3], [8443, 4], [8444, 3], [8999, 3], [9000, 0]] as const) {
     assert.equal(lookupLevel(map, 301, false, 6, port), level, `port ${port}`);
   }
 });
@@ -210,5 +210,5 @@ test("a map over the limit is a typed overflow and nothing is applied", async ()
   ]) }], []);
   assert.deepEqual(result, { subject: 300, needed: 5 });
   assert.deepEqual(host.dump(300), before);
-  assert.equal(host.verdict(300, false, 301, 6, 1).level, 3); // the rule was not applied: still not enforced
+  assert.equal(host.verdict(300, false, 301, 6, 1).level, 1); // the rule was not applied: still not enforced
 });

@@ -3,9 +3,10 @@
 // Levels order every verdict so that combining two answers is `max`:
 //
 //   LEVEL_NONE          0  nothing matched (default deny when enforced)
-//   LEVEL_ALLOW_PROXY   1  allowed, redirected to the L7 proxy
-//   LEVEL_ALLOW         2  allowed; beats a proxy redirect ("an L7-less allow covers it")
-//   LEVEL_NOT_ENFORCED  3  the direction is not enforced: allowed
+//   LEVEL_NOT_ENFORCED  1  nothing matched, but the direction is not enforced: allowed
+//   LEVEL_ALLOW_PROXY   2  allowed, redirected to the L7 proxy (also when not
+//                          enforced: enableDefaultDeny false keeps L7 visibility)
+//   LEVEL_ALLOW         3  allowed; beats a proxy redirect ("an L7-less allow covers it")
 //   LEVEL_DENY          4  an explicit deny: beats everything
 //
 // Cilium's rule "a matching deny wins over every allow, however specific" is
@@ -14,9 +15,9 @@
 import { Selector } from "./selectors";
 
 export const LEVEL_NONE: u8 = 0;
-export const LEVEL_ALLOW_PROXY: u8 = 1;
-export const LEVEL_ALLOW: u8 = 2;
-export const LEVEL_NOT_ENFORCED: u8 = 3;
+export const LEVEL_NOT_ENFORCED: u8 = 1;
+export const LEVEL_ALLOW_PROXY: u8 = 2;
+export const LEVEL_ALLOW: u8 = 3;
 export const LEVEL_DENY: u8 = 4;
 
 /** Peer identity 0 stands for "any peer" (Cilium's wildcard identity). */

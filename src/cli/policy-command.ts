@@ -10,7 +10,7 @@
 import { Command, Option } from "commander";
 import { createCluster, type Cluster } from "../cluster/cluster.js";
 import { loadState } from "../state/load.js";
-import { protocolName } from "../policy/resolver-host.js";
+import { LEVEL, protocolName } from "../policy/resolver-host.js";
 import type { PolicyMapEntry } from "../policy/resolver-host.js";
 import type { Verdict } from "../policy/engine.js";
 import type { CommandContext } from "./context.js";
@@ -92,7 +92,7 @@ function formatEntry(e: PolicyMapEntry, cluster: Cluster): string {
   const peer = e.identity === 0 ? "any" : String(e.identity);
   const proto = e.prefixLength === 0 ? "any" : protocolName(e.protocol);
   const ports = e.prefixLength <= 8 ? "any" : e.port === e.endPort ? String(e.port) : `${e.port}-${e.endPort}`;
-  const verdict = e.deny ? "deny" : e.precedence === 3 ? "allow (not enforced)" : e.proxy ? "allow via proxy" : "allow";
+  const verdict = e.deny ? "deny" : e.precedence === LEVEL.notEnforced ? "allow (not enforced)" : e.proxy ? "allow via proxy" : "allow";
   const labels = e.identity === 0 ? "" : `  ${(cluster.engine.identities.labels(e.identity) ?? []).join(" ")}`;
   return `${e.direction.padEnd(9)} ${peer.padEnd(9)} ${proto.padEnd(6)} ${ports.padEnd(13)} /${String(e.prefixLength).padEnd(6)} ${verdict}${labels}`;
 }

@@ -20,7 +20,7 @@ const PROTOCOL_NAME: Record<number, string> = { 6: "TCP", 17: "UDP", 132: "SCTP"
 const OPERATOR = { In: 0, NotIn: 1, Exists: 2, DoesNotExist: 3 } as const;
 
 /** Verdict levels, in the order that combining answers takes the maximum. */
-export const LEVEL = { none: 0, allowProxy: 1, allow: 2, notEnforced: 3, deny: 4 } as const;
+export const LEVEL = { none: 0, notEnforced: 1, allowProxy: 2, allow: 3, deny: 4 } as const;
 
 /**
  * One entry of an endpoint's policy map, in longest-prefix-match form.
@@ -44,7 +44,7 @@ export interface PolicyMapEntry {
   readonly deny: boolean;
   /** Allowed, redirected to the L7 proxy. */
   readonly proxy: boolean;
-  /** 4 deny, 3 allowed because the direction is not enforced, 2 allow, 1 allow via proxy. */
+  /** 4 deny, 3 allow, 2 allow via proxy, 1 allowed because the direction is not enforced. */
   readonly precedence: number;
 }
 

@@ -7,10 +7,12 @@
  * ```yaml
  * suite: <describe() title>
  * source: <where the cases come from>
+ * upstream: false              # optional: the default of the cases' `upstream` (true)
  * cases:
  *   - name: <exactly the upstream It(...) title, or our own for additions>
  *     upstream: false          # optional: true (default) when transcribed from upstream
  *     note: <free text>        # optional
+ *     todo: <why>              # optional: runs, reports, but does not fail the run (node:test todo)
  *     ignoreLoopback: false    # optional: default true, as upstream
  *     steps:
  *       - by: <what the step does>            # optional, like ginkgo.By
@@ -109,6 +111,8 @@ export interface ConformanceCase {
   readonly name: string;
   readonly upstream: boolean;
   readonly note?: string;
+  /** A known disagreement: the case runs and reports but does not fail the run. */
+  readonly todo?: string;
   readonly ignoreLoopback: boolean;
   readonly steps: readonly Step[];
 }
@@ -118,6 +122,8 @@ export interface CaseFile {
   readonly file: string;
   readonly suite: string;
   readonly source?: string;
+  /** Whether the cases are transcribed from upstream tests of the same titles, unless a case says otherwise. */
+  readonly upstream: boolean;
   readonly cases: readonly ConformanceCase[];
 }
 
@@ -374,15 +380,17 @@ function step(v: unknown, path: string, names: ModelNames): Step {
   return s;
 }
 
-function conformanceCase(v: unknown, path: string, names: ModelNames): ConformanceCase {
-  const o = obj(v, path, ["name", "upstream", "note", "ignoreLoopback", "steps"]);
+function conformanceCase(v: unknown, path: string, names: ModelNames, upstreamDefault: boolean): ConformanceCase {
+  const o = obj(v, path, ["name", "upstream", "note", "todo", "ignoreLoopback", "steps"]);
   const steps = arr(o.steps, `${path}.steps`).map((s, i) => step(s, `${path}.steps[${i}]`, names));
   if (steps.length === 0) fail(`${path}.steps`, "must have at least one step");
   const note = optional(o, "note", str, path);
+  const todo = optional(o, "todo", str, path);
   return {
     name: str(o.name, `${path}.name`),
-    upstream: optional(o, "upstream", bool, path) ?? true,
+    upstream: optional(o, "upstream", bool, path) ?? upstreamDefault,
     ...(note !== undefined && { note }),
+    ...(todo !== undefined && { todo }),
     ignoreLoopback: optional(o, "ignoreLoopback", bool, path) ?? true,
     steps,
   };
@@ -390,15 +398,16 @@ function conformanceCase(v: unknown, path: string, names: ModelNames): Conforman
 
 /** Validates one parsed case file. */
 export function readCaseFile(value: unknown, file: string, names: ModelNames): CaseFile {
-  const o = obj(value, file, ["suite", "source", "cases"]);
-  const cases = arr(o.cases, `${file}.cases`).map((c, i) => conformanceCase(c, `${file}.cases[${i}]`, names));
+  const o = obj(value, file, ["suite", "source", "upstream", "cases"]);
+  const upstream = optional(o, "upstream", bool, file) ?? true;
+  const cases = arr(o.cases, `${file}.cases`).map((c, i) => conformanceCase(c, `${file}.cases[${i}]`, names, upstream));
   const seen = new Set<string>();
   for (const c of cases) {
     if (seen.has(c.name)) fail(file, `case name ${JSON.stringify(c.name)} appears twice`);
     seen.add(c.name);
   }
   const source = optional(o, "source", str, file);
-  return { file, suite: str(o.suite, `${file}.suite`), ...(source !== undefined && { source }), cases };
+  return { file, suite: str(o.suite, `${file}.suite`), ...(source !== undefined && { source }), upstream, cases };
 }
 
 /** Reads and validates every `*.yaml` file of a directory, sorted by name. */

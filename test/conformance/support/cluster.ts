@@ -55,12 +55,9 @@ export interface ClusterOptions {
 
 export type CreateCluster = (options?: ClusterOptions) => Promise<ClusterLike>;
 
-// THE LINE TO FIX once src/index.ts exports createCluster: drop the
-// `as unknown as ...` cast, so that it reads
-//   const api: Partial<{ createCluster: CreateCluster }> = wasmplane;
-// TypeScript then checks that the real createCluster satisfies the contract
-// above (and fails while the export is missing).
-const api: Partial<{ createCluster: CreateCluster }> = wasmplane as unknown as Partial<{ createCluster: CreateCluster }>;
+// src/index.ts exports createCluster: assigning the module here makes
+// TypeScript check that the real createCluster satisfies the contract above.
+const api: Partial<{ createCluster: CreateCluster }> = wasmplane;
 
 /** True when src/index.ts exports `createCluster`. */
 export const clusterAvailable: boolean = typeof api.createCluster === "function";
