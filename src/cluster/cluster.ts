@@ -55,9 +55,12 @@ export interface Reachability {
 /** The cluster-level API. */
 export interface Cluster {
   /**
-   * Upserts objects (one, an array, or a `List`). Everything is validated
-   * before anything changes; `source` (a file name, say) prefixes the field
-   * paths of errors.
+   * Upserts objects (one, an array, or a `List`). Every object (policies
+   * included) is validated before anything changes, so invalid input changes
+   * nothing; `source` (a file name, say) prefixes the field paths of errors.
+   * A policy map overflow is found only while applying: it rejects that one
+   * object whole (PolicyMapOverflowError) and leaves the objects before it
+   * in the batch applied.
    */
   apply(objects: unknown, source?: string): ClusterChange;
   /** Deletes objects by kind, namespace and name. */
