@@ -35,6 +35,8 @@ const common = {
 };
 
 await build({ ...common, entryPoints: [`${root}src/index.ts`], outfile: `${root}dist/index.js` });
+// The libbpf FFI declarations, loaded lazily (src/bpf/libbpf.ts) next to the bundle.
+await build({ ...common, entryPoints: [`${root}bindings/ffi/libbpf.ts`], outfile: `${root}dist/ffi/libbpf.js` });
 await build({
   ...common,
   entryPoints: [`${root}src/cli/main.ts`],

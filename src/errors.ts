@@ -21,7 +21,13 @@ export type ErrorCode =
   | "INVALID_SNAPSHOT"
   | "UNSUPPORTED_FIELD"
   | "INVALID_POLICY"
-  | "POLICY_MAP_OVERFLOW";
+  | "POLICY_MAP_OVERFLOW"
+  | "BPF_LOAD_FAILED"
+  | "BPF_ERRNO"
+  | "MISSING_PRIVILEGE"
+  | "KERNEL_FEATURE"
+  | "UNKNOWN_INTERFACE"
+  | "LAYOUT_MISMATCH";
 
 /** Base class of every error wasmplane throws on purpose. */
 export class WasmplaneError extends Error {
