@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one owner of every map key and value layout of the wasmplane datapath.
+ *
+ * The control plane (TypeScript host) writes these bytes; the programs in
+ * bpf/ read them. Rules, after Cilium's bpf/lib/lb.h and Katran's
+ * balancer_structs.h:
+ *   - no bitfields, explicit padding (always written as zero), every size
+ *     checked by _Static_assert;
+ *   - addresses are 16 bytes in network byte order; an IPv4 address takes
+ *     bytes 0-3 and bytes 4-15 are zero (the `family` field tells which);
+ *   - ports are in network byte order (__be16), exactly as on the wire;
+ *   - integers other than ports and addresses are host byte order
+ *     (little-endian on x86-64 and arm64).
+ *
+ * Sizes below are defaults; each can be overridden at build time with
+ * -DWASMPLANE_<NAME>=<value> (scripts/build-bpf.mjs passes -D through).
+ */
+#ifndef WASMPLANE_ABI_H
+#define WASMPLANE_ABI_H
+
+#include <linux/types.h>
+
+/* ---- Build-time sizes ----------------------------------------------------- */
+
+/* Maglev table size M: slots of every inner table. Must be prime and equal
+ * to the tableSize the control plane builds with (Cilium's default 16381). */
+#ifndef WASMPLANE_MAGLEV_M
+#define WASMPLANE_MAGLEV_M		16381
+#endif
+/* Services (frontends): entries of wp_services and wp_maglev_outer. Service
+ * IDs below this value also get per-service counters. */
+#ifndef WASMPLANE_MAX_SERVICES
+#define WASMPLANE_MAX_SERVICES		4096
+#endif
+/* VIP addresses registered in wp_vips. */
+#ifndef WASMPLANE_MAX_VIPS
+#define WASMPLANE_MAX_VIPS		4096
+#endif
+/* Backends: entries of wp_backends. Backend IDs below this value also get
+ * per-backend counters. */
+#ifndef WASMPLANE_MAX_BACKENDS
+#define WASMPLANE_MAX_BACKENDS		16384
+#endif
+/* Random-selection slots, summed over all services. */
+#ifndef WASMPLANE_MAX_RANDOM_SLOTS
+#define WASMPLANE_MAX_RANDOM_SLOTS	65536
+#endif
+/* Flow LRU entries (established connections remembered). */
+#ifndef WASMPLANE_FLOW_LRU_SIZE
+#define WASMPLANE_FLOW_LRU_SIZE		131072
+#endif
+/* Session affinity LRU entries (client address per service). */
+#ifndef WASMPLANE_AFFINITY_LRU_SIZE
+#define WASMPLANE_AFFINITY_LRU_SIZE	65536
+#endif
+/* IP datagrams being fragmented whose first fragment was seen. */
+#ifndef WASMPLANE_FRAG_LRU_SIZE
+#define WASMPLANE_FRAG_LRU_SIZE		8192
+#endif
+
+_Static_assert(WASMPLANE_MAGLEV_M >= 3, "WASMPLANE_MAGLEV_M must be a prime >= 3");
+
+/* ---- Enumerations ------------------------------------------------------------ */
+
+#define WP_FAMILY_IPV4		4
+#define WP_FAMILY_IPV6		6
+
+#define WP_ALG_MAGLEV		1	/* table[hash % M] from wp_maglev_outer */
+#define WP_ALG_RANDOM		2	/* wp_random_slots[prandom % backend_count] */
+
+/* wp_service_value.flags */
+#define WP_SVC_F_SESSION_AFFINITY	0x01	/* Kubernetes sessionAffinity: ClientIP */
+
+/* wp_backend.flags */
+#define WP_BACKEND_F_DRAINING	0x01	/* keeps established flows, not chosen by affinity */
+
+/* An empty Maglev slot or random slot: no backend. Same value as the
+ * control plane's MAX_BACKEND_ID + 1 (src/maglev/backend.ts). */
+#define WP_BACKEND_ID_NONE	0xFFFFFFFFu
+
+/* ---- wp_vips: VIP registry ----------------------------------------------------
+ *
+ *  0               16      17      20
+ *  +---------------+-------+-------+
+ *  | vip[16]       |family | pad[3]|     key, 20 bytes
+ *  +---------------+-------+-------+
+ *  | flags (u32, reserved: 0)      |     value, 4 bytes
+ *
+ * A VIP in this map owns its address: traffic to it that matches no service
+ * is dropped (WP_DROP_NO_SERVICE / WP_DROP_UNSUPPORTED_PROTOCOL) instead of
+ * being passed to the stack. ICMP that is not an error we handle is passed.
+ */
+struct wp_vip_key {
+	__u8	vip[16];
+	__u8	family;		/* WP_FAMILY_IPV4 or WP_FAMILY_IPV6 */
+	__u8	pad[3];
+};
+
+struct wp_vip_value {
+	__u32	flags;		/* reserved, write 0 */
+};
+
+/* ---- wp_services: frontend → service ------------------------------------------
+ *
+ *  0               16      18      19      20
+ *  +---------------+-------+-------+-------+
+ *  | vip[16]       | port  | proto |family |     key, 20 bytes
+ *  +---------------+-------+-------+-------+
+ *  port: __be16; proto: IPPROTO_TCP (6), IPPROTO_UDP (17), IPPROTO_SCTP (132)
+ *
+ *  0       4               8       10      11      12
+ *  +-------+---------------+-------+-------+-------+
+ *  | svc id| affinity (s)  | count | alg   | flags |  value, 12 bytes
+ *  +-------+---------------+-------+-------+-------+
+ */
+struct wp_service_key {
+	__u8	vip[16];
+	__be16	port;
+	__u8	protocol;
+	__u8	family;
+};
+
+struct wp_service_value {
+	__u32	service_id;		/* key of wp_maglev_outer, wp_random_slots, counters */
+	__u32	affinity_timeout_sec;	/* sessionAffinityConfig.clientIP.timeoutSeconds */
+	__u16	backend_count;		/* 0: no backend, new flows dropped */
+	__u8	algorithm;		/* WP_ALG_* */
+	__u8	flags;			/* WP_SVC_F_* */
+};
+
+/* ---- wp_backends: backend ID → backend ----------------------------------------
+ *
+ *  key: __u32 backend ID (host byte order)
+ *
+ *  0               16      18      19      20
+ *  +---------------+-------+-------+-------+
+ *  | addr[16]      | port  |family | flags |     value, 20 bytes
+ *  +---------------+-------+-------+-------+
+ *
+ * The backend family decides the outer header (IPv4: IPIP, IPv6: IP6IP6 or
+ * 4in6). `port` (__be16) is informational: IP-in-IP does not rewrite the
+ * inner packet, the backend must serve the VIP's port.
+ */
+struct wp_backend {
+	__u8	addr[16];
+	__be16	port;
+	__u8	family;
+	__u8	flags;			/* WP_BACKEND_F_* */
+};
+
+/* ---- wp_maglev_outer: service ID → inner table ---------------------------------
+ *
+ *  outer key: __u32 service ID; value: fd of an inner map when written
+ *  inner map: BPF_MAP_TYPE_ARRAY, key __u32 slot, value __u32 backend ID,
+ *             max_entries WASMPLANE_MAGLEV_M (exactly; the kernel compares
+ *             it with the template when an inner map is inserted)
+ */
+
+/* ---- wp_random_slots: (service ID, slot) → backend ID --------------------------
+ *
+ *  0       4       8
+ *  +-------+-------+
+ *  | svc id| slot  |     key, 8 bytes; value: __u32 backend ID
+ *  +-------+-------+
+ *  slots 0 .. backend_count-1 of the service must all be present.
+ */
+struct wp_random_slot_key {
+	__u32	service_id;
+	__u32	slot;
+};
+
+/* ---- wp_flows: flow LRU --------------------------------------------------------
+ *
+ *  0               16              32      34      36      37      38   40
+ *  +---------------+---------------+-------+-------+-------+-------+----+
+ *  | saddr[16]     | daddr[16]     | sport | dport | proto |family |pad |  key
+ *  +---------------+---------------+-------+-------+-------+-------+----+
+ *  (client → VIP direction; ports __be16)
+ *
+ *  0       4       8               16
+ *  +-------+-------+---------------+
+ *  | be id | svc id| last_seen_ns  |     value, 16 bytes
+ *  +-------+-------+---------------+
+ *  last_seen_ns: bpf_ktime_get_ns(), CLOCK_MONOTONIC.
+ *
+ * The datapath writes it; the control plane may read or delete entries.
+ */
+struct wp_flow_key {
+	__u8	saddr[16];
+	__u8	daddr[16];
+	__be16	sport;
+	__be16	dport;
+	__u8	protocol;
+	__u8	family;
+	__u8	pad[2];
+};
+
+struct wp_flow_value {
+	__u32	backend_id;
+	__u32	service_id;
+	__u64	last_seen_ns;
+};
+
+/* ---- wp_affinity: session affinity LRU -----------------------------------------
+ *
+ *  0       4       5       8               24
+ *  +-------+-------+-------+---------------+
+ *  | svc id|family | pad[3]| client[16]    |     key, 24 bytes
+ *  +-------+-------+-------+---------------+
+ *
+ *  0       4       8               16
+ *  +-------+-------+---------------+
+ *  | be id | pad   | last_used_ns  |     value, 16 bytes (CLOCK_MONOTONIC)
+ *  +-------+-------+---------------+
+ *
+ * Sticky while now < last_used_ns + affinity_timeout_sec (Cilium's
+ * [last_used, last_used + timeout) window); every forwarded packet of the
+ * client refreshes last_used_ns.
+ */
+struct wp_affinity_key {
+	__u32	service_id;
+	__u8	family;
+	__u8	pad[3];
+	__u8	client[16];
+};
+
+struct wp_affinity_value {
+	__u32	backend_id;
+	__u32	pad;
+	__u64	last_used_ns;
+};
+
+/* ---- wp_fragments: ports of fragmented datagrams --------------------------------
+ *
+ *  0               16              32      36      37      38   40
+ *  +---------------+---------------+-------+-------+-------+----+
+ *  | saddr[16]     | daddr[16]     | id    | proto |family |pad |   key, 40 bytes
+ *  +---------------+---------------+-------+-------+-------+----+
+ *  id: IPv4 identification (16 bits, zero-extended) or IPv6 fragment
+ *  identification, host byte order. value: the first fragment's ports.
+ */
+struct wp_frag_key {
+	__u8	saddr[16];
+	__u8	daddr[16];
+	__u32	id;
+	__u8	protocol;
+	__u8	family;
+	__u8	pad[2];
+};
+
+struct wp_frag_value {
+	__be16	sport;
+	__be16	dport;
+};
+
+/* ---- Counters (per-CPU arrays: sum the CPUs to read) -----------------------------
+ *
+ *  wp_service_counters[service ID], wp_backend_counters[backend ID],
+ *  wp_drop_counters[drop reason]
+ *
+ *  0               8               16
+ *  +---------------+---------------+
+ *  | packets       | bytes         |     value, 16 bytes
+ *  +---------------+---------------+
+ *  bytes: frame length as received (before encapsulation).
+ */
+struct wp_counter {
+	__u64	packets;
+	__u64	bytes;
+};
+
+/* ---- wp_config: runtime configuration (array, one entry, key 0) --------------------
+ *
+ *  0               16      20              26      32
+ *  +---------------+-------+---------------+-------+
+ *  | encap_src_v6  | src_v4| fallback_mac  | pad[6]|     value, 32 bytes
+ *  +---------------+-------+---------------+-------+
+ *
+ * encap_src_*: outer source address of IPIP / IP6IP6 packets (all zero:
+ * not configured, packets to backends of that family are dropped).
+ * fallback_mac: next-hop MAC used when bpf_fib_lookup() cannot resolve one
+ * (all zero: none, such packets are dropped).
+ */
+struct wp_config {
+	__u8	encap_src_v6[16];
+	__be32	encap_src_v4;
+	__u8	fallback_mac[6];
+	__u8	pad[6];
+};
+
+_Static_assert(sizeof(struct wp_vip_key) == 20, "wp_vip_key is 20 bytes");
+_Static_assert(sizeof(struct wp_vip_value) == 4, "wp_vip_value is 4 bytes");
+_Static_assert(sizeof(struct wp_service_key) == 20, "wp_service_key is 20 bytes");
+_Static_assert(sizeof(struct wp_service_value) == 12, "wp_service_value is 12 bytes");
+_Static_assert(sizeof(struct wp_backend) == 20, "wp_backend is 20 bytes");
+_Static_assert(sizeof(struct wp_random_slot_key) == 8, "wp_random_slot_key is 8 bytes");
+_Static_assert(sizeof(struct wp_flow_key) == 40, "wp_flow_key is 40 bytes");
+_Static_assert(sizeof(struct wp_flow_value) == 16, "wp_flow_value is 16 bytes");
+_Static_assert(sizeof(struct wp_affinity_key) == 24, "wp_affinity_key is 24 bytes");
+_Static_assert(sizeof(struct wp_affinity_value) == 16, "wp_affinity_value is 16 bytes");
+_Static_assert(sizeof(struct wp_frag_key) == 40, "wp_frag_key is 40 bytes");
+_Static_assert(sizeof(struct wp_frag_value) == 4, "wp_frag_value is 4 bytes");
+_Static_assert(sizeof(struct wp_counter) == 16, "wp_counter is 16 bytes");
+_Static_assert(sizeof(struct wp_config) == 32, "wp_config is 32 bytes");
+
+/* Offsets the diagrams above promise where padding could move them. */
+_Static_assert(__builtin_offsetof(struct wp_service_key, port) == 16, "wp_service_key.port at 16");
+_Static_assert(__builtin_offsetof(struct wp_service_value, backend_count) == 8, "wp_service_value.backend_count at 8");
+_Static_assert(__builtin_offsetof(struct wp_flow_key, sport) == 32, "wp_flow_key.sport at 32");
+_Static_assert(__builtin_offsetof(struct wp_flow_value, last_seen_ns) == 8, "wp_flow_value.last_seen_ns at 8");
+_Static_assert(__builtin_offsetof(struct wp_affinity_key, client) == 8, "wp_affinity_key.client at 8");
+_Static_assert(__builtin_offsetof(struct wp_affinity_value, last_used_ns) == 8, "wp_affinity_value.last_used_ns at 8");
+_Static_assert(__builtin_offsetof(struct wp_frag_key, id) == 32, "wp_frag_key.id at 32");
+_Static_assert(__builtin_offsetof(struct wp_config, encap_src_v4) == 16, "wp_config.encap_src_v4 at 16");
+_Static_assert(__builtin_offsetof(struct wp_config, fallback_mac) == 20, "wp_config.fallback_mac at 20");
+
+#endif /* WASMPLANE_ABI_H */

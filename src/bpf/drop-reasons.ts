@@ -1,0 +1,39 @@
+/**
+ * Drop reasons of the XDP datapath, mirroring bpf/include/wasmplane/drop_reasons.h.
+ * Each code indexes the wp_drop_counters per-CPU array. Numbers are stable:
+ * never renumbered, never reused; test/drop-reasons.test.ts checks both lists agree.
+ *
+ * @module
+ */
+export const DROP_REASON = {
+  NO_BACKEND: 1,
+  MALFORMED: 2,
+  UNSUPPORTED_PROTOCOL: 3,
+  FIB_LOOKUP_FAILED: 4,
+  ENCAP_FAILED: 5,
+  NO_SERVICE: 6,
+  FRAGMENT_UNKNOWN: 7,
+  FRAG_NEEDED: 8,
+  UNKNOWN_ALGORITHM: 9,
+  EXT_HDR_LIMIT: 10,
+} as const;
+
+/** A drop reason code. */
+export type DropReason = (typeof DROP_REASON)[keyof typeof DROP_REASON];
+
+/** Entries of wp_drop_counters: fixed, so adding a reason never resizes the map. */
+export const DROP_REASON_SLOTS = 64;
+
+/** What each code means, for messages and metric labels. */
+export const DROP_REASON_MEANING: Readonly<Record<number, string>> = {
+  1: "service has no backend (no backends, empty Maglev slot, missing table or random slot, unknown backend ID)",
+  2: "truncated or invalid header",
+  3: "protocol not served (not TCP, UDP, SCTP or a handled ICMP error) to a VIP",
+  4: "FIB lookup found no usable route, or failed with no fallback MAC configured",
+  5: "encapsulation impossible (no source address for the backend's family, adjust_head failed, outer length > 65535)",
+  6: "VIP has no service for this port and protocol",
+  7: "later fragment to a VIP whose first fragment was not seen",
+  8: "encapsulated packet exceeds the egress MTU",
+  9: "service names an unknown algorithm",
+  10: "IPv6 extension header chain too long",
+};
