@@ -24,7 +24,7 @@ export {
 } from "./identity/index.js";
 export type {
   IdentityAllocator, IdentityAllocatorOptions, IdentityRange, IdentitySnapshot, SnapshotIdentity,
-  LabelFilter, LabelFilterOptions, LabelPattern, LabelPrefixFile, ReservedName,
+  Label, LabelFilter, LabelFilterOptions, LabelPattern, LabelPrefixFile, ReservedName,
 } from "./identity/index.js";
 
 // ---- Policy ----------------------------------------------------------------------

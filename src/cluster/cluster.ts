@@ -15,7 +15,7 @@
  */
 import { InvalidInputError } from "../errors.js";
 import { formatIp, parseIp } from "../net/ip.js";
-import { EngineCore, type PolicyEngineOptions, type Verdict } from "../policy/engine.js";
+import { EngineCore, type PolicyEngine, type PolicyEngineOptions, type Verdict } from "../policy/engine.js";
 import { DeltaBuilder, type PolicyDelta } from "../policy/delta.js";
 import { parsePolicyObject, policyNameOf, referencedCidrs } from "../policy/parse/index.js";
 import { containingPrefixes } from "../policy/atoms.js";
@@ -33,9 +33,17 @@ export interface ClusterChange extends PolicyDelta {
 
 /** A flow to check: `ns/pod` or an IP address on each side. */
 export interface ReachabilityQuery {
+  /**
+   * The client: `ns/name` of a pod the view holds, or an IPv4 or IPv6
+   * address. An address of a pod stands for that pod; any other address
+   * has the identity of the longest ipcache prefix containing it, or world.
+   */
   from: string;
+  /** The server, written as `from` is. */
   to: string;
+  /** Destination port on the server, an integer from 0 to 65535. */
   port: number;
+  /** Transport protocol of the flow. */
   protocol: "TCP" | "UDP" | "SCTP";
 }
 
@@ -43,8 +51,9 @@ export interface ReachabilityQuery {
 export interface Reachability {
   /** True only when the client's egress and the server's ingress both allow. */
   readonly allowed: boolean;
-  /** Identities of the two sides. */
+  /** Identity of the client (`from`): its pod's, its longest ipcache prefix's, or world (2). */
   readonly fromIdentity: number;
+  /** Identity of the server (`to`), found the same way. */
   readonly toIdentity: number;
   /** The client's egress verdict (`not-enforced` when the client is not a pod). */
   readonly egress: Verdict;
@@ -67,12 +76,22 @@ export interface Cluster {
   delete(objects: unknown): ClusterChange;
   /** Checks a flow between pods (`ns/pod`) or addresses. */
   reachability(query: ReachabilityQuery): Reachability;
-  /** The policy engine underneath (verdicts and maps by identity). */
-  readonly engine: EngineCore;
+  /**
+   * The policy engine underneath: verdicts, policy maps and identity labels
+   * by identity. Change the cluster through `apply` and `delete`: changes
+   * made through the engine directly bypass the view's bookkeeping of pods,
+   * ipBlocks and the ipcache.
+   */
+  readonly engine: PolicyEngine;
   /** The identity of a pod, `ns/name`. */
   identityOf(pod: string): number | undefined;
   /** The ipcache: prefix to identity, sorted by prefix. */
-  ipcache(): Array<{ prefix: string; identity: number }>;
+  ipcache(): Array<{
+    /** Canonical prefix text: a pod's host prefix (`/32` or `/128`) or a prefix a policy names. */
+    prefix: string;
+    /** The identity of addresses in the prefix: the pod's, or the CIDR (or, for `/0`, world) identity of the prefix. */
+    identity: number;
+  }>;
 }
 
 interface PodState {

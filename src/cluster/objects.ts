@@ -50,7 +50,9 @@ export type ClusterObject = NamespaceObject | PodObject | PolicyObject;
 
 /** An object of a kind the cluster view does not use (Service, ConfigMap, ...). */
 export interface IgnoredObject {
+  /** The object's `kind`, as written (`Service`, `ConfigMap`, ...). */
   readonly kind: string;
+  /** The object's `metadata.name`, or `?` when it has none. */
   readonly name: string;
 }
 

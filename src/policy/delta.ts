@@ -10,6 +10,12 @@ import type { PolicyMapEntry, SubjectDelta } from "./resolver-host.js";
 export interface IpcacheEntry {
   /** Canonical prefix text, `10.0.0.5/32`, `10.0.0.0/8`, `fd00::/64`. */
   readonly prefix: string;
+  /**
+   * The identity of addresses in the prefix: a CIDR identity (node-local,
+   * `(1 << 24) | n`) for a prefix a policy names, the world identity for a
+   * `/0` (2, or 9 / 10 for IPv4 / IPv6 in a dual-stack cluster), or, in the
+   * cluster view, a pod's identity for its host prefix (`/32` or `/128`).
+   */
   readonly identity: number;
 }
 
@@ -18,7 +24,12 @@ export interface PolicyDelta {
   /** Per endpoint identity: entries to write (new or changed values) and entries to delete. */
   readonly endpoints: SubjectDelta[];
   /** Prefixes to write into (or delete from) the ipcache. */
-  readonly ipcache: { readonly added: IpcacheEntry[]; readonly removed: IpcacheEntry[] };
+  readonly ipcache: {
+    /** Prefixes to write: new ones, and ones whose identity changed (with the new identity). */
+    readonly added: IpcacheEntry[];
+    /** Prefixes to delete, with the identity they had. A prefix is never in both lists. */
+    readonly removed: IpcacheEntry[];
+  };
 }
 
 /** A number unique per entry key within one endpoint: direction, protocol, port, prefix and peer. */

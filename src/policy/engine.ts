@@ -62,25 +62,54 @@ export interface VerdictQuery {
   direction: "ingress" | "egress";
   /** The other side's identity. */
   peer: number;
+  /** The flow's protocol. For `ICMP` and `ICMPv6`, `port` carries the ICMP type. */
   protocol: VerdictProtocol;
-  /** Destination port (ICMP type for ICMP). */
+  /** Destination port, an integer from 0 to 65535; for ICMP and ICMPv6 the ICMP type, 0 to 255. */
   port: number;
 }
 
 /** A rule that decided a verdict. `index` is -1 when the rule decided by enforcing the direction (default deny). */
 export interface RuleRef {
+  /** The policy's name as the engine knows it: as given to `upsertRules`, or `cnp/ns/name`, `ccnp/name`, `knp/ns/name`. */
   readonly policy: string;
+  /**
+   * Index of the rule within the policy: its position in a raw rule array;
+   * for a CiliumNetworkPolicy 0 for `spec`, then `specs` in order (after
+   * `spec` when both are present); always 0 for a Kubernetes NetworkPolicy.
+   */
   readonly rule: number;
+  /**
+   * The section of the rule holding the deciding element. When `index` is
+   * -1 it is the queried direction (`ingress` or `egress`) the rule enforces.
+   */
   readonly section: "ingress" | "egress" | "ingressDeny" | "egressDeny";
+  /**
+   * Index of the deciding element within `section` (0-based); -1 when the
+   * rule decided only by putting the direction in default deny.
+   */
   readonly index: number;
 }
 
 /** The decision for one flow, with the rules that made it. */
 export interface Verdict {
+  /** Whether the flow passes: `allow` for reasons `allowed` and `not-enforced`, `deny` otherwise. */
   readonly verdict: "allow" | "deny";
+  /**
+   * Why: `allowed`, an allow rule matched the flow; `policy-deny`, a deny
+   * rule matched it (a matching deny wins over every allow); `default-deny`,
+   * a rule puts the direction in default deny for the subject and nothing
+   * allows the flow; `not-enforced`, no rule enforces the direction for the
+   * subject and no rule matches the flow, so it passes.
+   */
   readonly reason: "allowed" | "policy-deny" | "default-deny" | "not-enforced";
   /** Allowed traffic that must go through the L7 proxy. */
   readonly proxy: boolean;
+  /**
+   * The rules that decided: for `allowed` and `policy-deny` every matching
+   * element at the winning level (a deny beats every allow, and an allow
+   * without L7 beats a proxy redirect); for `default-deny` the rules that
+   * enforce the direction, with `index` -1; empty for `not-enforced`.
+   */
   readonly rules: RuleRef[];
 }
 
@@ -96,6 +125,11 @@ export interface EngineIdentities {
 
 /** The engine. All methods are synchronous once created. */
 export interface PolicyEngine {
+  /**
+   * Identity allocation, shared with the engine: identities allocated here
+   * are known to verdicts and policy maps (and, with `endpoints: "all"`, a
+   * cluster-scoped one gets a policy map of its own).
+   */
   readonly identities: EngineIdentities;
   /** Upserts a named array of raw Cilium rules (as `cilium policy import` takes them). */
   upsertRules(name: string, rules: unknown[]): PolicyDelta;

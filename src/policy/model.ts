@@ -19,6 +19,11 @@
 export interface Requirement {
   /** `source:key`, source may be `any`. */
   readonly key: string;
+  /**
+   * `In`: the identity has a label of `key` with one of `values`; `NotIn`:
+   * it has no label of `key` with any of `values` (an absent key matches);
+   * `Exists`: it has a label of `key`, any value; `DoesNotExist`: it has none.
+   */
   readonly operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
   /** Values for In / NotIn; empty for Exists / DoesNotExist. */
   readonly values: readonly string[];
@@ -26,6 +31,7 @@ export interface Requirement {
 
 /** A label selector: all requirements must hold. No requirements select every identity. */
 export interface Selector {
+  /** Requirements, ANDed. Empty selects every identity (as a peer, it means any peer: identity 0). */
   readonly requirements: readonly Requirement[];
 }
 
@@ -40,9 +46,22 @@ export type PortProtocol = "TCP" | "UDP" | "SCTP" | "ANY" | "ICMP" | "ICMPv6";
  * the subject's container ports; egress: the peer's).
  */
 export interface PortMatch {
+  /**
+   * The protocol. `ANY` matches TCP, UDP and SCTP (a named port with `ANY`
+   * matches the name under whatever protocol the endpoint declares it).
+   */
   readonly protocol: PortProtocol;
+  /**
+   * For TCP, UDP, SCTP and ANY the first port, 1 to 65535, or 0 for every
+   * port; for ICMP and ICMPv6 the ICMP type, 0 to 255. 0 for a named port.
+   */
   readonly port: number;
+  /**
+   * Last port of the range, inclusive: equal to `port` for a single port or
+   * an ICMP type, 0 when `port` is 0 (every port) and for a named port.
+   */
   readonly endPort: number;
+  /** The port's name (an IANA service name such as `http`) for a named port; `undefined` for a numeric one. */
   readonly name?: string;
 }
 
@@ -60,7 +79,9 @@ export interface RuleOrigin {
 
 /** One element of `ingress`, `egress`, `ingressDeny` or `egressDeny`. */
 export interface PeerRule {
+  /** `ingress` (from `ingress` or `ingressDeny`): traffic from the peers to the subject; `egress`: from the subject to the peers. */
   readonly direction: "ingress" | "egress";
+  /** True for `ingressDeny` and `egressDeny` elements: matched traffic is dropped, whatever allows it. */
   readonly deny: boolean;
   /**
    * Peers it applies to, ORed. `null` means any peer (no L3 part: an L4-only
@@ -73,6 +94,11 @@ export interface PeerRule {
   readonly ports: readonly PortMatch[] | null;
   /** True when the matched traffic must be redirected to the L7 proxy (http, dns or kafka rules). */
   readonly proxy: boolean;
+  /**
+   * The element it came from. One element gives zero, one or two peer rules
+   * (two when some of its ports go through the proxy and some do not);
+   * those share an origin.
+   */
   readonly origin: RuleOrigin;
 }
 
@@ -86,10 +112,21 @@ export interface NormalizedRule {
    * empty for Kubernetes policyTypes) and does not opt out with
    * `enableDefaultDeny: false`.
    */
-  readonly enforces: { readonly ingress: boolean; readonly egress: boolean };
+  readonly enforces: {
+    /** Whether the subjects' ingress is in default deny because of this rule. */
+    readonly ingress: boolean;
+    /** Whether the subjects' egress is in default deny because of this rule. */
+    readonly egress: boolean;
+  };
+  /**
+   * The elements of all its sections as peer rules, in the order of the
+   * sections and their elements; each names its element in `origin`. May be
+   * empty (an element `{}` gives none), and the rule still enforces.
+   */
   readonly peerRules: readonly PeerRule[];
-  /** Policy name and rule index, for explanations. */
+  /** Policy name, for explanations (see {@link RuleOrigin.policy}). */
   readonly policy: string;
+  /** Index of the rule within its policy (see {@link RuleOrigin.rule}). */
   readonly index: number;
 }
 

@@ -31,6 +31,7 @@ export const LEVEL = { none: 0, notEnforced: 1, allowProxy: 2, allow: 3, deny: 4
 export interface PolicyMapEntry {
   /** Peer identity; 0 matches any peer. */
   readonly identity: number;
+  /** `ingress`: traffic from the peer to the endpoint; `egress`: from the endpoint to the peer. Part of the key. */
   readonly direction: "ingress" | "egress";
   /** IP protocol number; 0 with prefixLength 0 means every protocol. */
   readonly protocol: number;
@@ -50,8 +51,11 @@ export interface PolicyMapEntry {
 
 /** Entries added (or changed: the new value) and removed for one subject identity. */
 export interface SubjectDelta {
+  /** The endpoint (subject) identity whose policy map changed. */
   readonly identity: number;
+  /** Entries to write: new keys, and keys whose value changed (with the new value). */
   readonly added: PolicyMapEntry[];
+  /** Entries to delete, with the values they had. A key is never both added and removed. */
   readonly removed: PolicyMapEntry[];
 }
 
