@@ -41,7 +41,7 @@ SEC("xdp")
 int wasmplane_xdp_lb(struct xdp_md *ctx)
 {
 	__u64 frame_len = bpf_xdp_get_buff_len(ctx);
-	const struct wp_service_value *svc;
+	struct wp_service_value svc = {};
 	const struct wp_config *cfg;
 	struct wp_selection sel = {};
 	struct wp_packet pkt = {};
@@ -67,7 +67,7 @@ int wasmplane_xdp_lb(struct xdp_md *ctx)
 	if (pkt.frag == WP_FRAG_FIRST)
 		wp_frag_record(&pkt);
 
-	ret = wp_select_backend(&pkt, svc, &sel);
+	ret = wp_select_backend(&pkt, &svc, &sel);
 	if (ret != WP_OK)
 		return wp_verdict(ret, frame_len);
 
@@ -82,7 +82,7 @@ int wasmplane_xdp_lb(struct xdp_md *ctx)
 	if (ret != WP_OK)
 		return wp_verdict(ret, frame_len);
 
-	wp_count_forward(svc->service_id, sel.backend_id, frame_len);
+	wp_count_forward(svc.service_id, sel.backend_id, frame_len);
 	return nh.redirect ? bpf_redirect(nh.ifindex, 0) : XDP_TX;
 }
 

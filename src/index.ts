@@ -42,3 +42,11 @@ export type {
 export { createCluster } from "./cluster/cluster.js";
 export type { Cluster, ClusterChange, Reachability, ReachabilityQuery } from "./cluster/cluster.js";
 export type { IgnoredObject } from "./cluster/objects.js";
+
+// ---- Datapath --------------------------------------------------------------------
+// Importing these loads neither koffi nor libbpf; opening a datapath or a BPF object does.
+export * from "./lb/index.js";
+export * from "./bpf/index.js";
+export { DROP_REASON, DROP_REASON_MEANING, DROP_REASON_SLOTS } from "./bpf/drop-reasons.js";
+export type { DropReason } from "./bpf/drop-reasons.js";
+export type { IpAddress } from "./net/ip.js";

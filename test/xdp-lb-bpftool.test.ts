@@ -102,8 +102,8 @@ const enc = {
   vipKey: (vip: string) => Buffer.concat([ip16(vip), u8(family(vip), 0, 0, 0)]),
   vipValue: () => u32le(0),
   serviceKey: (vip: string, port: number, protocol: number) => Buffer.concat([ip16(vip), u16be(port), u8(protocol, family(vip))]),
-  serviceValue: (id: number, affinityTimeout: number, count: number, algorithm: number, flags: number) =>
-    Buffer.concat([u32le(id), u32le(affinityTimeout), u16le(count), u8(algorithm, flags)]),
+  serviceValue: (id: number, affinityTimeout: number, count: number, algorithm: number, flags: number, tableSlot = 0) =>
+    Buffer.concat([u32le(id), u32le(affinityTimeout), u16le(count), u8(algorithm, flags, tableSlot, 0, 0, 0)]),
   backend: (b: Backend, flags = 0) => Buffer.concat([ip16(b.address), u16be(b.port), u8(family(b.address), flags)]),
   randomSlotKey: (serviceId: number, slot: number) => Buffer.concat([u32le(serviceId), u32le(slot)]),
   flowKey: (f: { src: string; dst: string; sport: number; dport: number; protocol: number }) =>
@@ -123,7 +123,7 @@ const enc = {
 const LAYOUT: Record<string, { size: number; members: Record<string, number> }> = {
   wp_vip_key: { size: 20, members: { vip: 0, family: 16, pad: 17 } },
   wp_service_key: { size: 20, members: { vip: 0, port: 16, protocol: 18, family: 19 } },
-  wp_service_value: { size: 12, members: { service_id: 0, affinity_timeout_sec: 4, backend_count: 8, algorithm: 10, flags: 11 } },
+  wp_service_value: { size: 16, members: { service_id: 0, affinity_timeout_sec: 4, backend_count: 8, algorithm: 10, flags: 11, table_slot: 12, pad: 13 } },
   wp_backend: { size: 20, members: { addr: 0, port: 16, family: 18, flags: 19 } },
   wp_random_slot_key: { size: 8, members: { service_id: 0, slot: 4 } },
   wp_flow_key: { size: 40, members: { saddr: 0, daddr: 16, sport: 32, dport: 34, protocol: 36, family: 37, pad: 38 } },
@@ -374,9 +374,10 @@ async function setUp(): Promise<void> {
   assert.equal(maglev.tableSize, DEFAULT_TABLE_SIZE, "the object is built with the default WASMPLANE_MAGLEV_M");
 
   ensureBpffs();
+  // bpftool pins into its own directory (pinmaps): no pin-by-name attributes.
   const [object] = buildBpf({
     outDir: join(work, "build"),
-    defines: [`WASMPLANE_JHASH0=${seeds.jhash0}u`, `WASMPLANE_JHASH1=${seeds.jhash1}u`],
+    defines: [`WASMPLANE_JHASH0=${seeds.jhash0}u`, `WASMPLANE_JHASH1=${seeds.jhash1}u`, "WASMPLANE_PIN_MAPS=0"],
   });
   mkdirSync(lab.pins, { recursive: true });
   const load = spawnSync("bpftool", ["-d", "prog", "loadall", object!, join(lab.pins, "progs"), "type", "xdp", "pinmaps", lab.maps], { encoding: "utf8", maxBuffer: 256 << 20 });
@@ -393,10 +394,14 @@ async function setUp(): Promise<void> {
     ...VIPS.map((v) => updateLine("wp_vips", enc.vipKey(v), enc.vipValue())),
     ...BACKENDS.map((b) => updateLine("wp_backends", u32le(b.id), enc.backend(b))),
   ];
+  // Inner maps (abi.h, wp_maglev_outer): two table buffers of M backend IDs;
+  // services point at buffer 0 (table_slot 0). A whole table is one value,
+  // too long for a bpftool batch line: one command each.
   for (const [name, table] of Object.entries(lab.tables)) {
     const inner = join(lab.pins, `maglev-${name}`);
-    sh("bpftool", ["map", "create", inner, "type", "array", "key", "4", "value", "4", "entries", String(lab.tableSize), "name", `wp_test_${name}`]);
-    table.forEach((id, slot) => lines.push(`map update pinned ${inner} key hex ${hex(u32le(slot))} value hex ${hex(u32le(id))}`));
+    sh("bpftool", ["map", "create", inner, "type", "array", "key", "4", "value", String(4 * lab.tableSize), "entries", "2", "name", `wp_test_${name}`]);
+    const bytes = Buffer.from(table.buffer, table.byteOffset, table.byteLength);
+    sh("bpftool", ["map", "update", "pinned", inner, "key", "hex", ...hex(u32le(0)).split(" "), "value", "hex", ...hex(bytes).split(" ")]);
   }
   for (const s of SERVICES) {
     lines.push(updateLine("wp_services", enc.serviceKey(s.vip, s.port, s.protocol),

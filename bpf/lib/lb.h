@@ -12,8 +12,8 @@
  *   3. Session affinity (WP_SVC_F_SESSION_AFFINITY, Kubernetes
  *      sessionAffinity: ClientIP): the client's last backend, while
  *      now < last_used + timeout and the backend exists and is not draining.
- *   4. The service's algorithm: Maglev, table[hash % M] (hash.h); random,
- *      slot prandom % backend_count.
+ *   4. The service's algorithm: Maglev, table[hash % M] (hash.h) in the
+ *      service's active table buffer; random, slot prandom % backend_count.
  *   5. Remember the choice in the flow LRU; refresh the affinity entry.
  * ICMP errors (icmp.h) select read-only: they follow the flow's backend
  * but create and refresh nothing.
@@ -54,37 +54,68 @@ static __always_inline int wp_reason_if_vip(const struct wp_packet *pkt, int rea
 	return wp_is_vip(&pkt->flow) ? reason : WP_PASS;
 }
 
-/* VIP:port/protocol → service; a miss on a VIP is WP_DROP_NO_SERVICE
- * (ICMP errors that match no service are passed). */
+/* VIP:port/protocol → service, copied into *svc; a miss on a VIP is
+ * WP_DROP_NO_SERVICE (ICMP errors that match no service are passed).
+ *
+ * Why a copy: the control plane replaces a service value with one update
+ * (that is how it flips table_slot), and a preallocated hash map recycles
+ * the replaced element for the next update right away. Reading the value
+ * once, at the start, keeps service_id, backend_count and table_slot of one
+ * version together instead of reading each through a pointer later. */
 static __always_inline int wp_lookup_service(const struct wp_packet *pkt,
-					     const struct wp_service_value **svc)
+					     struct wp_service_value *svc)
 {
 	struct wp_service_key key = {};
+	const struct wp_service_value *found;
 
 	wp_memcpy(key.vip, pkt->flow.daddr, 16);
 	key.port = pkt->flow.dport;
 	key.protocol = pkt->flow.protocol;
 	key.family = pkt->flow.family;
-	*svc = bpf_map_lookup_elem(&wp_services, &key);
-	if (*svc)
+	found = bpf_map_lookup_elem(&wp_services, &key);
+	if (found) {
+		wp_memcpy(svc, found, sizeof(*svc));
 		return WP_OK;
+	}
 	if (pkt->icmp_error)
 		return WP_PASS;	/* an error about the stack's own traffic */
 	return wp_reason_if_vip(pkt, WP_DROP_NO_SERVICE);
 }
 
+/* hash % M as an index the verifier can bound, or WASMPLANE_MAGLEV_M when
+ * it cannot be one. The compiler knows a remainder is below M and would
+ * drop a plain range check, and the verifier derives no range from BPF_MOD
+ * ("R0 unbounded memory access, make sure to bounds check any such
+ * access"): the empty asm hides the value from the compiler so the check
+ * stays. 64 bits, so that no 32-bit zero extension copies the register
+ * between the check and the access (the verifier would bound the copy). */
+static __always_inline __u64 wp_maglev_index(__u32 hash)
+{
+	__u64 index = hash % WASMPLANE_MAGLEV_M;
+
+	asm volatile("" : "+r"(index));
+	return index < WASMPLANE_MAGLEV_M ? index : WASMPLANE_MAGLEV_M;
+}
+
+/* The backend in the active buffer of the service's table (abi.h,
+ * wp_maglev_outer): whole tables are written only into the buffer that
+ * table_slot does not name, so a packet always reads a complete table. */
 static __always_inline __u32 wp_maglev_pick(const struct wp_service_value *svc, __u32 hash)
 {
 	__u32 service_id = svc->service_id;
-	__u32 slot = hash % WASMPLANE_MAGLEV_M;
-	__u32 *backend_id;
-	void *table;
+	__u32 buffer = svc->table_slot;
+	const struct wp_maglev_table *table;
+	void *buffers;
+	__u64 index;
 
-	table = bpf_map_lookup_elem(&wp_maglev_outer, &service_id);
-	if (!table)
+	buffers = bpf_map_lookup_elem(&wp_maglev_outer, &service_id);
+	if (!buffers)
 		return WP_BACKEND_ID_NONE;
-	backend_id = bpf_map_lookup_elem(table, &slot);
-	return backend_id ? *backend_id : WP_BACKEND_ID_NONE;
+	table = bpf_map_lookup_elem(buffers, &buffer);
+	index = wp_maglev_index(hash);
+	if (!table || index >= WASMPLANE_MAGLEV_M)
+		return WP_BACKEND_ID_NONE;
+	return table->backend_ids[index];
 }
 
 static __always_inline __u32 wp_random_pick(const struct wp_service_value *svc)

@@ -5,16 +5,27 @@
  *
  * @module
  */
+/** Drop reason codes by name; {@link DROP_REASON_MEANING} says what each means. */
 export const DROP_REASON = {
+  /** The service has no backend to give. */
   NO_BACKEND: 1,
+  /** A truncated or invalid header. */
   MALFORMED: 2,
+  /** A protocol the VIP does not serve. */
   UNSUPPORTED_PROTOCOL: 3,
+  /** No usable route and no fallback MAC. */
   FIB_LOOKUP_FAILED: 4,
+  /** The outer header could not be added. */
   ENCAP_FAILED: 5,
+  /** The VIP has no service on that port and protocol. */
   NO_SERVICE: 6,
+  /** A later fragment whose first fragment was not seen. */
   FRAGMENT_UNKNOWN: 7,
+  /** The encapsulated packet exceeds the egress MTU. */
   FRAG_NEEDED: 8,
+  /** The service names an algorithm the program does not know. */
   UNKNOWN_ALGORITHM: 9,
+  /** Too many IPv6 extension headers to walk. */
   EXT_HDR_LIMIT: 10,
 } as const;
 

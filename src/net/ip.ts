@@ -13,7 +13,9 @@
 
 /** A parsed address: 4 bytes for IPv4, 16 for IPv6, network byte order. */
 export interface IpAddress {
+  /** 4 or 6. */
   readonly family: 4 | 6;
+  /** The address in network byte order: 4 bytes for IPv4, 16 for IPv6. */
   readonly bytes: Uint8Array;
 }
 

@@ -23,8 +23,10 @@
 
 /* ---- Build-time sizes ----------------------------------------------------- */
 
-/* Maglev table size M: slots of every inner table. Must be prime and equal
- * to the tableSize the control plane builds with (Cilium's default 16381). */
+/* Maglev table size M: slots of every table. Must be prime and equal to the
+ * tableSize the control plane builds with (Cilium's default 16381). The
+ * control plane reads it back from the loaded object: the inner table
+ * map's value size is sizeof(struct wp_maglev_table) = 4 * M. */
 #ifndef WASMPLANE_MAGLEV_M
 #define WASMPLANE_MAGLEV_M		16381
 #endif
@@ -60,6 +62,15 @@
 #endif
 
 _Static_assert(WASMPLANE_MAGLEV_M >= 3, "WASMPLANE_MAGLEV_M must be a prime >= 3");
+/* A whole table is one array value (struct wp_maglev_table); the kernel
+ * refuses array values above KMALLOC_MAX_SIZE (4 MiB on x86-64 and arm64
+ * with 4 KiB pages) with E2BIG. 1048573 is the largest prime that fits. */
+_Static_assert(WASMPLANE_MAGLEV_M <= 1048573, "WASMPLANE_MAGLEV_M must fit a 4 MiB map value");
+
+/* Table buffers per service: one is read by packets (the active one, named
+ * by wp_service_value.table_slot), the other is rewritten by the control
+ * plane and then made active. See wp_maglev_outer below. */
+#define WP_MAGLEV_TABLE_SLOTS	2
 
 /* ---- Enumerations ------------------------------------------------------------ */
 
@@ -109,10 +120,15 @@ struct wp_vip_value {
  *  +---------------+-------+-------+-------+
  *  port: __be16; proto: IPPROTO_TCP (6), IPPROTO_UDP (17), IPPROTO_SCTP (132)
  *
- *  0       4               8       10      11      12
- *  +-------+---------------+-------+-------+-------+
- *  | svc id| affinity (s)  | count | alg   | flags |  value, 12 bytes
- *  +-------+---------------+-------+-------+-------+
+ *  0       4               8       10      11      12      13      16
+ *  +-------+---------------+-------+-------+-------+-------+-------+
+ *  | svc id| affinity (s)  | count | alg   | flags | slot  | pad[3]|  value, 16 bytes
+ *  +-------+---------------+-------+-------+-------+-------+-------+
+ *
+ * count: active (not draining) backends; slot: which of the service's two
+ * Maglev table buffers packets read (0 or 1). The control plane rewrites the
+ * whole value with one update; the datapath copies it to the stack once per
+ * packet so that every field it uses comes from the same version.
  */
 struct wp_service_key {
 	__u8	vip[16];
@@ -127,6 +143,8 @@ struct wp_service_value {
 	__u16	backend_count;		/* 0: no backend, new flows dropped */
 	__u8	algorithm;		/* WP_ALG_* */
 	__u8	flags;			/* WP_SVC_F_* */
+	__u8	table_slot;		/* active Maglev buffer, < WP_MAGLEV_TABLE_SLOTS */
+	__u8	pad[3];
 };
 
 /* ---- wp_backends: backend ID → backend ----------------------------------------
@@ -149,13 +167,31 @@ struct wp_backend {
 	__u8	flags;			/* WP_BACKEND_F_* */
 };
 
-/* ---- wp_maglev_outer: service ID → inner table ---------------------------------
+/* ---- wp_maglev_outer: service ID → the service's two table buffers ---------------
  *
- *  outer key: __u32 service ID; value: fd of an inner map when written
- *  inner map: BPF_MAP_TYPE_ARRAY, key __u32 slot, value __u32 backend ID,
- *             max_entries WASMPLANE_MAGLEV_M (exactly; the kernel compares
- *             it with the template when an inner map is inserted)
+ *  outer: BPF_MAP_TYPE_HASH_OF_MAPS, key __u32 service ID, value: fd of an
+ *         inner map when written (its id when read)
+ *  inner: BPF_MAP_TYPE_ARRAY, key __u32 buffer (0 or 1), value struct
+ *         wp_maglev_table, max_entries WP_MAGLEV_TABLE_SLOTS (the kernel
+ *         compares all of it with the template when an inner map is inserted)
+ *
+ *  wp_maglev_outer[service_id] ──▶ inner array
+ *                                   [0] backend_ids[0 .. M-1]   ◀── table_slot 0
+ *                                   [1] backend_ids[0 .. M-1]   ◀── table_slot 1
+ *
+ * Why whole tables as values, two per service (double buffering): writing a
+ * 4·M-byte value is one BPF_MAP_UPDATE_ELEM (a memcpy in the kernel, a few
+ * microseconds), where M separate u32 entries take a batch of M updates
+ * (milliseconds). Writing in place is not atomic for a reader, so the
+ * control plane writes the buffer packets do not read, then flips
+ * wp_service_value.table_slot with one hash update. The outer map is only
+ * written when a service is added or removed: each outer update or delete
+ * waits for an RCU grace period (~10 ms), so additions go in one batch.
+ * Empty slots hold WP_BACKEND_ID_NONE.
  */
+struct wp_maglev_table {
+	__u32	backend_ids[WASMPLANE_MAGLEV_M];
+};
 
 /* ---- wp_random_slots: (service ID, slot) → backend ID --------------------------
  *
@@ -292,7 +328,8 @@ struct wp_config {
 _Static_assert(sizeof(struct wp_vip_key) == 20, "wp_vip_key is 20 bytes");
 _Static_assert(sizeof(struct wp_vip_value) == 4, "wp_vip_value is 4 bytes");
 _Static_assert(sizeof(struct wp_service_key) == 20, "wp_service_key is 20 bytes");
-_Static_assert(sizeof(struct wp_service_value) == 12, "wp_service_value is 12 bytes");
+_Static_assert(sizeof(struct wp_service_value) == 16, "wp_service_value is 16 bytes");
+_Static_assert(sizeof(struct wp_maglev_table) == 4 * WASMPLANE_MAGLEV_M, "wp_maglev_table is 4 * M bytes");
 _Static_assert(sizeof(struct wp_backend) == 20, "wp_backend is 20 bytes");
 _Static_assert(sizeof(struct wp_random_slot_key) == 8, "wp_random_slot_key is 8 bytes");
 _Static_assert(sizeof(struct wp_flow_key) == 40, "wp_flow_key is 40 bytes");
@@ -307,6 +344,7 @@ _Static_assert(sizeof(struct wp_config) == 32, "wp_config is 32 bytes");
 /* Offsets the diagrams above promise where padding could move them. */
 _Static_assert(__builtin_offsetof(struct wp_service_key, port) == 16, "wp_service_key.port at 16");
 _Static_assert(__builtin_offsetof(struct wp_service_value, backend_count) == 8, "wp_service_value.backend_count at 8");
+_Static_assert(__builtin_offsetof(struct wp_service_value, table_slot) == 12, "wp_service_value.table_slot at 12");
 _Static_assert(__builtin_offsetof(struct wp_flow_key, sport) == 32, "wp_flow_key.sport at 32");
 _Static_assert(__builtin_offsetof(struct wp_flow_value, last_seen_ns) == 8, "wp_flow_value.last_seen_ns at 8");
 _Static_assert(__builtin_offsetof(struct wp_affinity_key, client) == 8, "wp_affinity_key.client at 8");
