@@ -163,6 +163,8 @@ export function bindLibbpf(koffi: Koffi, path = "libbpf.so.1"): LibbpfBindings {
     bpf_obj_pin: f("int bpf_obj_pin(int fd, const char *path)"),
     bpf_obj_get: f("int bpf_obj_get(const char *path)"),
     bpf_obj_get_info_by_fd: f("int bpf_obj_get_info_by_fd(int fd, _Inout_ bpf_map_info *info, _Inout_ uint32_t *len)"),
+    bpf_obj_get_info_by_fd_bytes: f("int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)"),
+    bpf_enable_stats: f("int bpf_enable_stats(int type)"),
 
     bpf_prog_test_run_opts: f("int bpf_prog_test_run_opts(int prog_fd, _Inout_ bpf_test_run_opts *opts)"),
     bpf_xdp_attach: f("int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const bpf_xdp_attach_opts *opts)"),

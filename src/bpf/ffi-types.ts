@@ -200,6 +200,17 @@ export interface LibbpfBindings {
   bpf_obj_get(path: string): number;
   /** `info` and `len` are in/out. */
   bpf_obj_get_info_by_fd(fd: number, info: Partial<MapInfo>, len: [number]): number;
+  /**
+   * The same call into raw bytes, for info structs not declared here (e.g. `struct bpf_prog_info`,
+   * 232 bytes in kernel 6.x uapi: run_time_ns at 192, run_cnt at 200). `len` is in/out.
+   */
+  bpf_obj_get_info_by_fd_bytes(fd: number, info: Bytes, len: [number]): number;
+  /**
+   * `BPF_ENABLE_STATS` (kernel 5.8+; type 0 = BPF_STATS_RUN_TIME): a file descriptor; while it is
+   * open the kernel counts each program's runs and run time (bpf_prog_info run_cnt, run_time_ns).
+   * Close it with `fs.closeSync`. -errno on failure.
+   */
+  bpf_enable_stats(type: number): number;
 
   // ---- test run and attach -------------------------------------------------
   bpf_prog_test_run_opts(progFd: number, opts: TestRunOpts): number;

@@ -22,7 +22,7 @@ export { createInnerMap, swapInnerMaps, innerMapId } from "./map-in-map.js";
 export type { InnerMapSwap } from "./map-in-map.js";
 export { attachXdp, detachXdp, xdpProgramId, attachTc, removeClsact, interfaceIndex } from "./attach.js";
 export type { XdpMode, XdpAttachOptions, XdpAttachment, TcAttachOptions, TcAttachment } from "./attach.js";
-export { testRun } from "./test-run.js";
+export { testRun, TEST_RUN_FLAGS } from "./test-run.js";
 export type { TestRunInput, TestRunResult } from "./test-run.js";
 export { canUseBpf } from "./privileges.js";
 export type { BpfAvailability, BpfAvailable, BpfUnavailable } from "./privileges.js";
