@@ -19,7 +19,7 @@ import { ANY_PEER, Identity, PeerRule, PortRange, Rule } from "./model";
 import { OP_EXISTS, OP_IN, Requirement, Selector } from "./selectors";
 import { emit, Reader, resetOutput } from "./stream";
 import {
-  addNamedPorts, atomIndex, identities, indexIdentity, rules, selectors, SubjectMap, subjects, subjectSelectors,
+  addNamedPorts, atomIndex, identities, indexIdentity, rules, selectors, SubjectMap, subjects, subjectSelectors, setSubjectSelector,
 } from "./state";
 import { computeFull } from "./compute";
 import { emitTemplate } from "./template";
@@ -82,8 +82,7 @@ function linkRule(r: Rule, link: bool): void {
   const subj = selectors.get(r.subject);
   if (link) subj.subjectOfRules.add(r.id);
   else subj.subjectOfRules.delete(r.id);
-  if (subj.subjectOfRules.size > 0) subjectSelectors.add(r.subject);
-  else subjectSelectors.delete(r.subject);
+  setSubjectSelector(subj, subj.subjectOfRules.size > 0);
   for (let i = 0; i < r.peerRules.length; i++) {
     const peers = r.peerRules[i].peers;
     for (let k = 0; k < peers.length; k++) {
@@ -214,7 +213,7 @@ function candidatesOf(sel: Selector): Array<u32> {
 /** Forgets a selector no rule uses any more. */
 export function releaseSelector(id: u32): void {
   selectors.delete(id);
-  subjectSelectors.delete(id);
+  if (subjectSelectors.has(id)) setSubjectSelector(subjectSelectors.get(id), false);
 }
 
 /**

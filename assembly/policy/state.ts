@@ -58,17 +58,27 @@ export function addNamedPorts(ports: StaticArray<u32>, delta: i32): void {
 }
 
 /** Selectors that at least one rule uses as its subject. */
-export const subjectSelectors = new Set<u32>();
+export const subjectSelectors = new Map<u32, Selector>();
+/** `subjectSelectors` as a list, rebuilt only after it changes (rulesOf runs per subject, it changes per rule). */
+let subjectSelectorList: Array<Selector> | null = null;
+
+export function setSubjectSelector(sel: Selector, used: bool): void {
+  if (used == subjectSelectors.has(sel.id)) return;
+  if (used) subjectSelectors.set(sel.id, sel);
+  else subjectSelectors.delete(sel.id);
+  subjectSelectorList = null;
+}
 
 /**
  * Rules whose subject selector selects `subject`: a scan of the distinct
  * subject selectors (rules share them: one per app, say), not of every rule.
  */
 export function rulesOf(subject: u32): Array<Rule> {
+  if (subjectSelectorList == null) subjectSelectorList = subjectSelectors.values();
+  const sels = subjectSelectorList!;
   const out = new Array<Rule>();
-  const sels = subjectSelectors.values();
   for (let i = 0; i < sels.length; i++) {
-    const sel = selectors.get(unchecked(sels[i]));
+    const sel = unchecked(sels[i]);
     if (!sel.selected.has(subject)) continue;
     const ids = sel.subjectOfRules.values();
     for (let k = 0; k < ids.length; k++) out.push(rules.get(unchecked(ids[k])));
