@@ -9,7 +9,8 @@
 // (an entry is the four words of keys.ts `emitEntry`). On overflow nothing
 // is committed and the answer is [subject, needed].
 
-import { mapLimit, selectors, SubjectMap, subjects } from "./state";
+import { mapLimit, rulesOf, selectors, SubjectMap, subjects } from "./state";
+import { ANY_PEER, Rule } from "./model";
 import { computeFull, computePair } from "./compute";
 import { diffTemplates, emitTemplate, EMPTY_TEMPLATE, Removals, Template } from "./template";
 import { emitEntry } from "./keys";
@@ -24,9 +25,13 @@ export let pendingPairs = new Map<u32, Set<u32>>();
 /** Rules that name ports in egress and select any peer: resolved against the union. */
 export const namedEgressRules = new Set<u32>();
 
+/** Pair-marked subjects whose set of rules changed: their cached rule list is stale. */
+let rulesChanged = new Set<u32>();
+
 export function resetPending(): void {
   pendingFull = new Set<u32>();
   pendingPairs = new Map<u32, Set<u32>>();
+  rulesChanged = new Set<u32>();
 }
 
 export function markPair(subject: u32, peer: u32): void {
@@ -35,15 +40,37 @@ export function markPair(subject: u32, peer: u32): void {
   pendingPairs.get(subject).add(peer);
 }
 
-export function markSubjectsOf(selectorId: u32): void {
-  const sel = selectors.get(selectorId).selected.values();
-  for (let i = 0; i < sel.length; i++) if (subjects.has(sel[i])) pendingFull.add(sel[i]);
+/**
+ * Marks what adding or removing rule `r` changes: for every subject it
+ * selects, the entries of the peers it names and of the wildcard peer (its
+ * enforcement and any-peer elements live there). A peer no element of `r`
+ * names keeps its entries, so the rest of the map is not recomputed.
+ */
+export function markRulePairs(r: Rule): void {
+  const subs = r.subjectSel!.selected.values();
+  for (let i = 0; i < subs.length; i++) {
+    const s = unchecked(subs[i]);
+    if (!subjects.has(s)) continue;
+    rulesChanged.add(s);
+    markPair(s, ANY_PEER);
+    for (let k = 0; k < r.peerRules.length; k++) {
+      const pr = unchecked(r.peerRules[k]);
+      if (pr.anyPeer) continue;
+      for (let j = 0; j < pr.sels.length; j++) {
+        const peers = unchecked(pr.sels[j]).selected.values();
+        for (let p = 0; p < peers.length; p++) markPair(s, unchecked(peers[p]));
+      }
+    }
+  }
 }
+
 
 
 class Staged {
   full: Map<u32, SubjectMap> = new Map<u32, SubjectMap>();
   pairs: Map<u32, Map<u32, Template>> = new Map<u32, Map<u32, Template>>();
+  /** The rule lists the pair computations used, cached on commit. */
+  rules: Map<u32, Array<Rule>> = new Map<u32, Array<Rule>>();
 }
 
 /**
@@ -67,8 +94,12 @@ export function commitPending(): i32 {
     let count = current.count;
     const peers = pendingPairs.get(s).values();
     const byPeer = new Map<u32, Template>();
+    const cached = current.rules;
+    const rs = rulesChanged.has(s) || cached == null ? rulesOf(s) : cached;
+    staged.rules.set(s, rs);
+    const memo = new Map<u64, Template>();
     for (let p = 0; p < peers.length; p++) {
-      const t = computePair(s, peers[p]);
+      const t = computePair(s, peers[p], rs, memo);
       if (current.peers.has(peers[p])) count -= current.peers.get(peers[p]).size;
       count += t.size;
       byPeer.set(peers[p], t);
@@ -89,6 +120,7 @@ export function commitPending(): i32 {
   }
   const pairKeys = staged.pairs.keys();
   for (let i = 0; i < pairKeys.length; i++) {
+    subjects.get(pairKeys[i]).rules = staged.rules.get(pairKeys[i]);
     if (applyPairs(pairKeys[i], staged.pairs.get(pairKeys[i]))) changed++;
   }
   patch(0, changed);

@@ -4,11 +4,11 @@
 // named ports, on the peer itself), so peers with the same signature share
 // one template, encoded once (see template.ts).
 
-import { ANY_PEER, PeerRule } from "./model";
+import { ANY_PEER, PeerRule, Rule } from "./model";
 import { encode, Encoded } from "./encode";
 import { Template, templateFrom } from "./template";
-import { cachedRulesOf, rulesOf, SubjectMap } from "./state";
-import { pairContributions } from "./contributions";
+import { rulesOf, SubjectMap } from "./state";
+import { pairContributions, selectsPeer } from "./contributions";
 
 
 /** Strong 64-bit mixing (MurmurHash3's fmix64) for signatures. */
@@ -108,11 +108,41 @@ function mergePeer(map: SubjectMap, peer: u32, t: Template): void {
   map.setPeer(peer, templateFrom(enc));
 }
 
-/** The entries of `subject` for one `peer`, both directions. */
-export function computePair(subject: u32, peer: u32): Template {
-  const rs = cachedRulesOf(subject);
+/**
+ * The signature of one (subject, peer) pair: the peer rules of `rs` that
+ * apply to the peer, in order (and the peer itself where its own named ports
+ * matter). Pairs with equal signatures have equal entries.
+ */
+function pairSignature(rs: Array<Rule>, peer: u32): u64 {
+  let h: u64 = 0;
+  let ordinal: u64 = 0;
+  for (let r = 0; r < rs.length; r++) {
+    const prs = unchecked(rs[r]).peerRules;
+    for (let i = 0; i < prs.length; i++) {
+      const pr = unchecked(prs[i]);
+      ordinal++;
+      if (selectsPeer(pr, peer)) h = mix(h, mix(ordinal, peerSpecificPorts(pr) ? <u64>peer : 0));
+    }
+  }
+  return h;
+}
+
+/**
+ * The entries of `subject` for one `peer`, both directions, given the rules
+ * that select the subject. `memo` shares templates between peers with the same
+ * signature within one computation (the wildcard peer is never shared: it also
+ * carries the not-enforced marker).
+ */
+export function computePair(subject: u32, peer: u32, rs: Array<Rule>, memo: Map<u64, Template>): Template {
+  let key: u64 = 0;
+  if (peer != ANY_PEER) {
+    key = pairSignature(rs, peer);
+    if (memo.has(key)) return memo.get(key);
+  }
   const enc = new Encoded();
   encode(ANY_PEER, false, pairContributions(subject, rs, false, peer), enc);
   encode(ANY_PEER, true, pairContributions(subject, rs, true, peer), enc);
-  return templateFrom(enc);
+  const t = templateFrom(enc);
+  if (peer != ANY_PEER) memo.set(key, t);
+  return t;
 }

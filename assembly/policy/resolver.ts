@@ -24,7 +24,7 @@ import {
 import { computeFull } from "./compute";
 import { emitTemplate } from "./template";
 import {
-  commitPending, emitSubjectRemoval, markPair, markSubjectsOf, namedEgressRules, pendingFull, pendingPairs, resetPending,
+  commitPending, emitSubjectRemoval, markPair, markRulePairs, namedEgressRules, pendingFull, pendingPairs, resetPending,
 } from "./commit";
 import { OK, ERR_UNKNOWN_SELECTOR, ERR_UNKNOWN_IDENTITY } from "../errors";
 
@@ -125,7 +125,7 @@ export function applyRules(words: u32): i32 {
     removeRule(sets[i].id);
     rules.set(sets[i].id, sets[i]);
     linkRule(sets[i], true);
-    markSubjectsOf(sets[i].subject);
+    markRulePairs(sets[i]);
   }
   const result = commitPending();
   if (result != OK) {
@@ -150,7 +150,7 @@ function touch(id: u32, previous: Map<u32, Rule>, touched: Array<u32>): void {
 function removeRule(id: u32): void {
   if (!rules.has(id)) return;
   const r = rules.get(id);
-  markSubjectsOf(r.subject);
+  markRulePairs(r);
   linkRule(r, false);
   rules.delete(id);
 }

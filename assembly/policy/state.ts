@@ -86,14 +86,6 @@ export function rulesOf(subject: u32): Array<Rule> {
   return out;
 }
 
-/** The rules of a maintained subject, cached since its last whole computation. */
-export function cachedRulesOf(subject: u32): Array<Rule> {
-  if (subjects.has(subject)) {
-    const cached = subjects.get(subject).rules;
-    if (cached != null) return cached;
-  }
-  return rulesOf(subject);
-}
 
 /**
  * Identities by atom: which identities carry each atom. A new selector then
