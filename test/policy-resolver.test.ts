@@ -212,3 +212,31 @@ test("a map over the limit is a typed overflow and nothing is applied", async ()
   assert.deepEqual(host.dump(300), before);
   assert.equal(host.verdict(300, false, 301, 6, 1).level, 1); // the rule was not applied: still not enforced
 });
+
+test("removing an identity leaves the maps a world without it would have", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(labelSet, { minLength: 3, maxLength: 6 }), fc.array(ruleArb, { minLength: 1, maxLength: 5 }), async (identities, rules) => {
+      const full = await buildWorld(identities, rules, "identities-first");
+      const gone = full.ids[1]!;
+      // The world without it: the same identities (same numbers) but that one.
+      const without = await buildWorld(identities, rules, "identities-first");
+      without.host.removeSubject(gone);
+      without.host.removeIdentity(gone);
+      const replayed = new Map(full.ids.filter((id) => id !== gone).map((id) => [id, new Map(full.host.dump(id).map((e) => [key(e), e]))]));
+      const deltas = full.host.removeIdentity(gone);
+      for (const d of deltas) {
+        const m = replayed.get(d.identity);
+        if (!m) continue;
+        for (const e of d.removed) m.delete(key(e));
+        for (const e of d.added) m.set(key(e), e);
+      }
+      for (const id of full.ids) {
+        if (id === gone) continue;
+        assert.deepEqual(canonical(full.host.dump(id)), canonical(without.host.dump(id)));
+        assert.deepEqual(canonical([...replayed.get(id)!.values()]), canonical(full.host.dump(id)));
+        assert.ok(!full.host.dump(id).some((e) => e.identity === gone), "no entry names the removed identity");
+      }
+    }),
+    { numRuns: 60, seed: 33 },
+  );
+});

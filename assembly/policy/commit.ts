@@ -9,7 +9,7 @@
 // (an entry is the four words of keys.ts `emitEntry`). On overflow nothing
 // is committed and the answer is [subject, needed].
 
-import { mapLimit, rulesOf, selectors, SubjectMap, subjects } from "./state";
+import { identities, mapLimit, rulesOf, selectors, SubjectMap, subjects } from "./state";
 import { ANY_PEER, Rule } from "./model";
 import { computeFull, computePair } from "./compute";
 import { diffTemplates, emitTemplate, EMPTY_TEMPLATE, Removals, Template } from "./template";
@@ -71,6 +71,8 @@ class Staged {
   pairs: Map<u32, Map<u32, Template>> = new Map<u32, Map<u32, Template>>();
   /** The rule lists the pair computations used, cached on commit. */
   rules: Map<u32, Array<Rule>> = new Map<u32, Array<Rule>>();
+  /** Subjects whose rules changed but were not needed: their cache is dropped. */
+  stale: Set<u32> = new Set<u32>();
 }
 
 /**
@@ -95,17 +97,23 @@ export function commitPending(): i32 {
     const peers = pendingPairs.get(s).values();
     const byPeer = new Map<u32, Template>();
     const cached = current.rules;
-    const rs = rulesChanged.has(s) || cached == null ? rulesOf(s) : cached;
-    staged.rules.set(s, rs);
+    let rs: Array<Rule> | null = rulesChanged.has(s) ? null : cached;
     const memo = new Map<u64, Template>();
     for (let p = 0; p < peers.length; p++) {
-      const t = computePair(s, peers[p], rs, memo);
+      // A peer that no longer exists is selected by nothing: its entries just go.
+      let t = EMPTY_TEMPLATE;
+      if (peers[p] == ANY_PEER || identities.has(peers[p])) {
+        if (rs == null) rs = rulesOf(s);
+        t = computePair(s, peers[p], rs!, memo);
+      }
       if (current.peers.has(peers[p])) count -= current.peers.get(peers[p]).size;
       count += t.size;
       byPeer.set(peers[p], t);
     }
     if (<u32>count > mapLimit) return overflow(s, <u32>count);
     staged.pairs.set(s, byPeer);
+    if (rs != null) staged.rules.set(s, rs!);
+    else if (rulesChanged.has(s)) staged.stale.add(s);
   }
 
   resetOutput();
@@ -120,7 +128,8 @@ export function commitPending(): i32 {
   }
   const pairKeys = staged.pairs.keys();
   for (let i = 0; i < pairKeys.length; i++) {
-    subjects.get(pairKeys[i]).rules = staged.rules.get(pairKeys[i]);
+    if (staged.rules.has(pairKeys[i])) subjects.get(pairKeys[i]).rules = staged.rules.get(pairKeys[i]);
+    else if (staged.stale.has(pairKeys[i])) subjects.get(pairKeys[i]).rules = null;
     if (applyPairs(pairKeys[i], staged.pairs.get(pairKeys[i]))) changed++;
   }
   patch(0, changed);

@@ -306,9 +306,9 @@ export function removeIdentity(id: u32): i32 {
   resetPending();
   const flipped = registerIdentity(null, before);
   markIdentityPeers(id, flipped, before, null);
-  // Peers removed from selectors leave their pair entries: drop them.
-  const subs = subjects.keys();
-  for (let i = 0; i < subs.length; i++) if (subjects.get(subs[i]).peers.has(id)) markPair(subs[i], id);
+  // Every (subject, id) pair with entries came from a rule naming a selector
+  // that selected id; all of those flipped above, so markIdentityPeers has
+  // marked exactly those pairs and no scan of every subject is needed.
   if (subjects.has(id)) {
     pendingPairs.delete(id);
     pendingFull.delete(id);
