@@ -7,8 +7,8 @@
 // reports which subject needed how many entries; nothing is half-applied.
 //
 // What a change recomputes (Cilium's selector-cache idea, at two grains):
-//   rule upsert/delete   whole maps of the subjects its old or new subject
-//                        selector selects
+//   rule upsert/delete   in the subjects its old or new subject selector
+//                        selects: the peers it names and the wildcard peer
 //   identity added/changed
 //                        as a subject: its whole map; as a peer: only the
 //                        (subject, that peer) entries of subjects whose rules
