@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks";
 import type { PolicyDelta, SubjectDelta } from "../src/index.js";
 import { EngineCore } from "../src/policy/engine.js";
 import { summarize } from "./lib/stats.js";
+import { seededRandom } from "../test/support/seeded-random.js";
 
 const args = new Set(process.argv.slice(2));
 const asJson = args.has("--json");
@@ -33,17 +34,6 @@ const TEAMS = 20;
 const NAMESPACES = 50;
 const CHANGES = 200;
 
-/** A small deterministic generator (mulberry32), so every run builds the same cluster. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function labelsOf(k: number): string[] {
   return [
@@ -81,7 +71,7 @@ const entryCount = (ds: readonly SubjectDelta[]): number => ds.reduce((n, e) => 
 const deltaSize = (d: PolicyDelta): number => entryCount(d.endpoints) + d.ipcache.added.length + d.ipcache.removed.length;
 
 async function main(): Promise<void> {
-  const rand = rng(0x5eed);
+  const rand = seededRandom(0x5eed);
   const engine = await EngineCore.create({ endpoints: "explicit" });
   log(`allocating ${IDENTITIES} identities...`);
   const ids: number[] = [];

@@ -11,6 +11,7 @@ import {
   canonicalKey, cidrLabels, createIdentityAllocator, formatLabel, kvstoreForm, parseCanonicalKey, parseLabel,
   parseLabelSet, RESERVED_IDENTITY, type IdentityAllocator,
 } from "../src/identity/index.js";
+import { seededRandom } from "./support/seeded-random.js";
 
 const LOCAL = 1 << 24;
 
@@ -25,21 +26,10 @@ function throwsInput(fn: () => unknown, code: string, field: string, fragment?: 
   });
 }
 
-/** A small deterministic PRNG (mulberry32) for shuffles. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
-  const next = rng(seed);
+  const next = seededRandom(seed);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];
