@@ -27,6 +27,10 @@ export const DROP_REASON = {
   UNKNOWN_ALGORITHM: 9,
   /** Too many IPv6 extension headers to walk. */
   EXT_HDR_LIMIT: 10,
+  /** An explicit deny rule matched the flow (the resolver's `policy-deny`). */
+  POLICY_DENY: 11,
+  /** The direction is enforced and nothing allows the flow (the resolver's `default-deny`). */
+  DEFAULT_DENY: 12,
 } as const;
 
 /** A drop reason code. */
@@ -47,4 +51,6 @@ export const DROP_REASON_MEANING: Readonly<Record<number, string>> = {
   8: "encapsulated packet exceeds the egress MTU",
   9: "service names an unknown algorithm",
   10: "IPv6 extension header chain too long",
+  11: "policy-deny: an explicit deny rule matched the flow",
+  12: "default-deny: the direction is enforced and no rule allows the flow",
 };

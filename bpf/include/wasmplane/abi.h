@@ -325,6 +325,60 @@ struct wp_config {
 	__u8	pad[6];
 };
 
+/* ---- wp_flow_events: flow events (BPF_MAP_TYPE_RINGBUF) ---------------------------
+ *
+ *  0               8       12      16      20      24
+ *  +---------------+-------+-------+-------+-------+
+ *  | time_ns       |ifindex|ep id  |peer id|svc id |
+ *  +---------------+-------+-------+-------+-------+
+ *  24              40              56      58      60   61   62   63   64
+ *  +---------------+---------------+-------+-------+----+----+----+----+
+ *  | saddr[16]     | daddr[16]     | sport | dport |prot|fam |dir |verd|
+ *  +---------------+---------------+-------+-------+----+----+----+----+
+ *  64      66      67      68      72
+ *  +-------+-------+-------+-------+
+ *  | reason|tcpflg |flags  | pad[4]|        record, 72 bytes
+ *  +-------+-------+-------+-------+
+ *
+ * One record per policy verdict that drops, and per new connection that is
+ * allowed (the first packet a tc program sees of it). time_ns is
+ * bpf_ktime_get_ns() (CLOCK_MONOTONIC); ep id is the endpoint's security
+ * identity, peer id the other side's; svc id the service the packet was
+ * translated for (0: none). Addresses and ports as on the wire at the point
+ * of the verdict (after service translation). dir: WP_DIR_*; verd:
+ * WP_VERDICT_*; reason: a drop reason (drop_reasons.h), 0 when forwarded;
+ * tcpflg: the TCP flags byte (0 for other protocols); flags: WP_EVENT_F_*.
+ * Records that do not fit the ring are counted in wp_flow_event_losses.
+ */
+#define WP_DIR_INGRESS		0	/* traffic to the endpoint */
+#define WP_DIR_EGRESS		1	/* traffic from the endpoint */
+
+#define WP_VERDICT_FORWARDED	1
+#define WP_VERDICT_DROPPED	2
+
+#define WP_EVENT_F_REPLY	0x01	/* the packet is a reply of a tracked connection */
+#define WP_EVENT_F_TRANSLATED	0x02	/* destination (or source, for replies) rewritten for a service */
+
+struct wp_flow_event {
+	__u64	time_ns;
+	__u32	ifindex;		/* the endpoint's interface */
+	__u32	endpoint_identity;
+	__u32	peer_identity;
+	__u32	service_id;
+	__u8	saddr[16];
+	__u8	daddr[16];
+	__be16	sport;
+	__be16	dport;
+	__u8	protocol;
+	__u8	family;
+	__u8	direction;
+	__u8	verdict;
+	__u16	reason;
+	__u8	tcp_flags;
+	__u8	flags;
+	__u8	pad[4];
+};
+
 _Static_assert(sizeof(struct wp_vip_key) == 20, "wp_vip_key is 20 bytes");
 _Static_assert(sizeof(struct wp_vip_value) == 4, "wp_vip_value is 4 bytes");
 _Static_assert(sizeof(struct wp_service_key) == 20, "wp_service_key is 20 bytes");
@@ -340,6 +394,7 @@ _Static_assert(sizeof(struct wp_frag_key) == 40, "wp_frag_key is 40 bytes");
 _Static_assert(sizeof(struct wp_frag_value) == 4, "wp_frag_value is 4 bytes");
 _Static_assert(sizeof(struct wp_counter) == 16, "wp_counter is 16 bytes");
 _Static_assert(sizeof(struct wp_config) == 32, "wp_config is 32 bytes");
+_Static_assert(sizeof(struct wp_flow_event) == 72, "wp_flow_event is 72 bytes");
 
 /* Offsets the diagrams above promise where padding could move them. */
 _Static_assert(__builtin_offsetof(struct wp_service_key, port) == 16, "wp_service_key.port at 16");
@@ -352,5 +407,8 @@ _Static_assert(__builtin_offsetof(struct wp_affinity_value, last_used_ns) == 8, 
 _Static_assert(__builtin_offsetof(struct wp_frag_key, id) == 32, "wp_frag_key.id at 32");
 _Static_assert(__builtin_offsetof(struct wp_config, encap_src_v4) == 16, "wp_config.encap_src_v4 at 16");
 _Static_assert(__builtin_offsetof(struct wp_config, fallback_mac) == 20, "wp_config.fallback_mac at 20");
+
+_Static_assert(__builtin_offsetof(struct wp_flow_event, saddr) == 24, "wp_flow_event.saddr at 24");
+_Static_assert(__builtin_offsetof(struct wp_flow_event, reason) == 64, "wp_flow_event.reason at 64");
 
 #endif /* WASMPLANE_ABI_H */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Drop reasons of the wasmplane datapath: why a packet got XDP_DROP.
+ * Drop reasons of the wasmplane datapath: why a packet got XDP_DROP (or
+ * TC_ACT_SHOT in the tc programs).
  *
  * Each code indexes the `wp_drop_counters` per-CPU array (see lib/maps.h).
  * The numbers are an ABI shared with the control plane and dashboards:
@@ -48,8 +49,15 @@
  * VIP (traffic to other addresses is passed to the stack). */
 #define WP_DROP_EXT_HDR_LIMIT		10
 
+/* Policy (tc programs): an explicit deny rule matched the flow. The
+ * resolver's verdict() calls this reason "policy-deny". */
+#define WP_DROP_POLICY_DENY		11
+/* Policy (tc programs): the direction is enforced for the endpoint and no
+ * entry allows the flow. The resolver's verdict() reason "default-deny". */
+#define WP_DROP_DEFAULT_DENY		12
+
 /* Highest code in use; bump when adding one (and add it to the TS mirror). */
-#define WP_DROP_REASON_MAX		10
+#define WP_DROP_REASON_MAX		12
 
 /* Entries of wp_drop_counters: fixed, so adding a reason never resizes the map. */
 #define WP_DROP_SLOTS			64
