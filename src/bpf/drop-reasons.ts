@@ -31,6 +31,10 @@ export const DROP_REASON = {
   POLICY_DENY: 11,
   /** The direction is enforced and nothing allows the flow (the resolver's `default-deny`). */
   DEFAULT_DENY: 12,
+  /** Service translation (tc): the backend's address family differs from the frontend's (no NAT46/NAT64). */
+  NAT_FAMILY: 13,
+  /** Service translation (tc): the packet could not be rewritten (skb not writable, or a fragmented SCTP packet whose port must change). */
+  NAT_FAILED: 14,
 } as const;
 
 /** A drop reason code. */
@@ -53,4 +57,6 @@ export const DROP_REASON_MEANING: Readonly<Record<number, string>> = {
   10: "IPv6 extension header chain too long",
   11: "policy-deny: an explicit deny rule matched the flow",
   12: "default-deny: the direction is enforced and no rule allows the flow",
+  13: "service translation: the backend's address family differs from the frontend's (no NAT46/NAT64)",
+  14: "service translation: rewriting the packet failed (skb not writable, or a fragmented SCTP packet whose port must change)",
 };

@@ -55,9 +55,18 @@
 /* Policy (tc programs): the direction is enforced for the endpoint and no
  * entry allows the flow. The resolver's verdict() reason "default-deny". */
 #define WP_DROP_DEFAULT_DENY		12
+/* Service translation (tc, lib/nat.h): the backend chosen for the flow is of
+ * another address family than the frontend. tc rewrites addresses in place
+ * and does no NAT46/NAT64. */
+#define WP_DROP_NAT_FAMILY		13
+/* Service translation (tc, lib/nat.h): rewriting the packet failed
+ * (bpf_skb_store_bytes or a checksum helper refused: the skb could not be
+ * made writable), or an SCTP packet that is an IP fragment would need its
+ * port changed (its CRC32c covers bytes of other fragments). */
+#define WP_DROP_NAT_FAILED		14
 
 /* Highest code in use; bump when adding one (and add it to the TS mirror). */
-#define WP_DROP_REASON_MAX		12
+#define WP_DROP_REASON_MAX		14
 
 /* Entries of wp_drop_counters: fixed, so adding a reason never resizes the map. */
 #define WP_DROP_SLOTS			64
