@@ -167,3 +167,128 @@ function createLibbpf(raw: LibbpfBindings): Libbpf {
   };
   return self;
 }
+
+// ---- Ring buffers (libbpf's ring_buffer__* consumer) ------------------------------
+//
+// Declared here rather than in bindings/ffi/libbpf.ts: the consumer is only
+// bound when a ring buffer is first opened, on top of the binding above (the
+// same libbpf.so.1, already open, so dlopen hands back the same handle).
+
+/** A native pointer (koffi 3: bigint). */
+type NativePointer = bigint;
+
+/** A sample callback as koffi registered it; pass to {@link RingBufferApi.ring_buffer__new}. */
+export type RegisteredSampleCallback = NativePointer;
+
+/** What a readable-watch on a descriptor (libuv `uv_poll_t`) gives back. */
+export interface ReadableWatch {
+  /** Stops and frees the watch. Idempotent. */
+  close(): void;
+}
+
+/** libbpf's ring buffer consumer and the koffi glue it needs. */
+export interface RingBufferApi {
+  /** `ring_buffer__new(map_fd, sample_cb, ctx, opts)`: NULL (null) on failure, errno set. */
+  ring_buffer__new(mapFd: number, sampleCb: RegisteredSampleCallback, ctx: NativePointer | null, opts: null): NativePointer | null;
+  /** Consumes every committed record without waiting: records seen, or -errno (or the callback's negative return). */
+  ring_buffer__consume(rb: NativePointer): number;
+  /** `epoll_wait` on the rings for up to `timeoutMs`, then consumes: records seen, or -errno. */
+  ring_buffer__poll(rb: NativePointer, timeoutMs: number): number;
+  /** The epoll descriptor libbpf waits on: readable while a ring holds a record. */
+  ring_buffer__epoll_fd(rb: NativePointer): number;
+  /** Unmaps the rings and closes the epoll descriptor (not the map's). */
+  ring_buffer__free(rb: NativePointer): void;
+  /**
+   * Registers `fn` as a `ring_buffer_sample_fn`: libbpf calls it on the
+   * thread that called `ring_buffer__consume`/`__poll` (here always the Node
+   * main thread, synchronously inside that call) with the record's address
+   * and length. A negative return stops the consume call, which returns it.
+   */
+  registerSample(fn: (data: NativePointer, size: number) => number): RegisteredSampleCallback;
+  /** Frees a registered callback; never while libbpf may still call it. */
+  unregister(callback: RegisteredSampleCallback): void;
+  /** Copies `size` bytes at `ptr` into `into` (from offset 0; it must hold them). */
+  copyIn(ptr: NativePointer, size: number, into: Uint8Array): void;
+  /**
+   * Calls `onReadable` from the event loop whenever `fd` is readable (koffi's
+   * libuv poll handle: level-triggered, on the main thread), or undefined
+   * when this koffi has no such handle.
+   */
+  watchReadable(fd: number, onReadable: () => void): ReadableWatch | undefined;
+}
+
+let ringBufferApi: Promise<RingBufferApi> | undefined;
+
+/**
+ * Binds libbpf's ring buffer consumer on first use (after {@link loadLibbpf}).
+ *
+ * @throws {@link KernelFeatureError} (feature `libbpf`) when koffi or
+ *   `libbpf.so.1` cannot be loaded, or this libbpf has no ring buffer API
+ *   (libbpf before 0.0.9).
+ */
+export function loadRingBufferApi(): Promise<RingBufferApi> {
+  ringBufferApi ??= (async () => {
+    await loadLibbpf();
+    try {
+      const koffi = ((await import("koffi")) as { default: typeof koffiModule }).default;
+      return bindRingBuffer(koffi);
+    } catch (cause) {
+      throw new KernelFeatureError("libbpf", `cannot bind libbpf's ring buffer API through koffi (${(cause as Error).message}); it needs libbpf 0.0.9 or later`, { cause });
+    }
+  })();
+  ringBufferApi.catch(() => { ringBufferApi = undefined; });
+  return ringBufferApi;
+}
+
+function bindRingBuffer(koffi: typeof koffiModule): RingBufferApi {
+  // koffi's type names are process-wide; a failed first bind may have declared them.
+  const declared = (name: string) => {
+    try {
+      koffi.type(name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!declared("wasmplane_ring_buffer")) koffi.opaque("wasmplane_ring_buffer");
+  if (!declared("wasmplane_ring_buffer_sample_fn")) koffi.proto("int wasmplane_ring_buffer_sample_fn(void *ctx, void *data, size_t size)");
+  const lib = koffi.load("libbpf.so.1");
+  const f = (proto: string) => lib.func(proto);
+  const sampleFn = koffi.pointer("wasmplane_ring_buffer_sample_fn");
+  // Copying a record with libc's memcpy into a JS buffer costs about 150 ns
+  // here; a koffi.view of the record (a new external ArrayBuffer each time)
+  // or koffi.decode costs about 1.1 µs.
+  const memcpy = koffi.load("libc.so.6").func("void *memcpy(void *dst, const void *src, size_t n)");
+  const poll = (koffi as unknown as { node?: { poll?: PollFunction } }).node?.poll;
+  return {
+    ring_buffer__new: f("wasmplane_ring_buffer *ring_buffer__new(int map_fd, wasmplane_ring_buffer_sample_fn *sample_cb, void *ctx, const void *opts)"),
+    ring_buffer__consume: f("int ring_buffer__consume(wasmplane_ring_buffer *rb)"),
+    ring_buffer__poll: f("int ring_buffer__poll(wasmplane_ring_buffer *rb, int timeout_ms)"),
+    ring_buffer__epoll_fd: f("int ring_buffer__epoll_fd(const wasmplane_ring_buffer *rb)"),
+    ring_buffer__free: f("void ring_buffer__free(wasmplane_ring_buffer *rb)"),
+    registerSample: (fn) => koffi.register((_ctx: NativePointer, data: NativePointer, size: number | bigint) => fn(data, Number(size)), sampleFn) as NativePointer,
+    unregister: (callback) => koffi.unregister(callback),
+    copyIn(ptr, size, into) {
+      if (into.byteLength < size) throw new RangeError(`copyIn: ${size} bytes do not fit ${into.byteLength}`);
+      memcpy(into, ptr, size);
+    },
+    watchReadable(fd, onReadable) {
+      if (typeof poll !== "function") return undefined;
+      const handle = poll(fd, { readable: true }, (events) => {
+        if (events.readable) onReadable();
+      });
+      let open = true;
+      return {
+        close() {
+          if (!open) return;
+          open = false;
+          handle.stop();
+          handle.close();
+        },
+      };
+    },
+  };
+}
+
+/** koffi's (not yet documented) libuv poll handle, `koffi.node.poll`. */
+type PollFunction = (fd: number, opts: { readable?: boolean }, callback: (events: { readable: boolean }) => void) => { stop(): void; close(): void };
