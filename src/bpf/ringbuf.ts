@@ -245,7 +245,8 @@ class RingBufferHandle implements RingBuffer {
       this.#inside = false;
     }
     const count = this.#count;
-    const thrown = this.#thrown;
+    // Set by #sample during the call (TypeScript cannot see that).
+    const thrown = this.#thrown as { error: unknown } | undefined;
     this.#thrown = undefined;
     if (this.#closeAfterConsume) this.close();
     if (thrown) throw thrown.error;
