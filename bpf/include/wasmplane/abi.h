@@ -379,6 +379,38 @@ struct wp_flow_event {
 	__u8	pad[4];
 };
 
+/* ---- wp_rev_nat: reverse NAT of east-west service translation (tc) -----------------
+ *
+ *  key: struct wp_flow_key (above) of the REPLY, backend → client:
+ *       saddr = backend address, daddr = client address, sport = backend
+ *       port, dport = client port, protocol, family (the backend's, which
+ *       is the frontend's: tc never translates across families)
+ *
+ *  0               16      18      20      24      28
+ *  +---------------+-------+-------+-------+-------+
+ *  | vip[16]       | port  | pad[2]| svc id| be id |     value, 28 bytes
+ *  +---------------+-------+-------+-------+-------+
+ *  vip, port (__be16): the frontend the client addressed; a reply's source
+ *  is rewritten to them. svc id, be id: host order, for flow events and
+ *  for the control plane's flushes (src/lb/nat.ts).
+ *
+ * Written by lib/nat.h wp_nat_translate (tc, traffic from a pod) when a
+ * flow is translated and its entry is missing or differs; read by
+ * wp_nat_reverse (tc, traffic to a pod). An LRU: an idle connection's entry
+ * is evicted under pressure, like its wp_flows entry.
+ */
+#ifndef WASMPLANE_REV_NAT_LRU_SIZE
+#define WASMPLANE_REV_NAT_LRU_SIZE	131072
+#endif
+
+struct wp_rev_nat_value {
+	__u8	vip[16];
+	__be16	port;
+	__u8	pad[2];
+	__u32	service_id;
+	__u32	backend_id;
+};
+
 _Static_assert(sizeof(struct wp_vip_key) == 20, "wp_vip_key is 20 bytes");
 _Static_assert(sizeof(struct wp_vip_value) == 4, "wp_vip_value is 4 bytes");
 _Static_assert(sizeof(struct wp_service_key) == 20, "wp_service_key is 20 bytes");
@@ -410,5 +442,220 @@ _Static_assert(__builtin_offsetof(struct wp_config, fallback_mac) == 20, "wp_con
 
 _Static_assert(__builtin_offsetof(struct wp_flow_event, saddr) == 24, "wp_flow_event.saddr at 24");
 _Static_assert(__builtin_offsetof(struct wp_flow_event, reason) == 64, "wp_flow_event.reason at 64");
+
+/* ---- Endpoint policy (tc programs, bpf/tc_endpoint.c) ---------------------------
+ *
+ * The tc programs on each endpoint's host-side veth: wasmplane_from_endpoint
+ * (tc ingress: the endpoint's EGRESS) and wasmplane_to_endpoint (tc egress:
+ * the endpoint's INGRESS). They read the maps below; the control plane
+ * (src/endpoint) writes all but the connection tracker.
+ */
+
+/* ipcache entries (prefixes with an identity), IPv4 and IPv6 together. */
+#ifndef WASMPLANE_IPCACHE_SIZE
+#define WASMPLANE_IPCACHE_SIZE		65536
+#endif
+/* Policy entries summed over every subject identity (one LPM trie; see
+ * wp_policy_key), and slots of the per-entry counters. Each subject's share
+ * is bounded by the resolver's own limit (16,384 by default). */
+#ifndef WASMPLANE_POLICY_MAP_SIZE
+#define WASMPLANE_POLICY_MAP_SIZE	131072
+#endif
+/* Endpoints (interfaces) on this node. */
+#ifndef WASMPLANE_MAX_ENDPOINTS
+#define WASMPLANE_MAX_ENDPOINTS		4096
+#endif
+/* Connection tracking LRU entries. */
+#ifndef WASMPLANE_CT_SIZE
+#define WASMPLANE_CT_SIZE		262144
+#endif
+
+/* Reserved identity of addresses the ipcache does not know
+ * (src/identity/reserved.ts: world). */
+#define WP_IDENTITY_WORLD		2
+
+/* ---- wp_ipcache: address prefix → security identity (BPF_MAP_TYPE_LPM_TRIE) -----
+ *
+ *  0           4       5       8               24
+ *  +-----------+-------+-------+---------------+
+ *  | prefixlen |family | pad[3]| addr[16]      |     key, 24 bytes
+ *  +-----------+-------+-------+---------------+
+ *  prefixlen counts bits from `family`: 32 + the prefix length (32..64 for
+ *  IPv4, 32..160 for IPv6), so a lookup never crosses families. addr in
+ *  network byte order, IPv4 in bytes 0-3.
+ *
+ *  0       4       8
+ *  +-------+-------+
+ *  | ident | flags |     value, 8 bytes; flags reserved (0)
+ *  +-------+-------+
+ *
+ * An address no prefix covers is WP_IDENTITY_WORLD.
+ */
+#define WP_IPCACHE_PREFIX_BASE		32	/* bits of family + pad */
+
+struct wp_ipcache_key {
+	__u32	prefixlen;
+	__u8	family;			/* WP_FAMILY_IPV4 or WP_FAMILY_IPV6 */
+	__u8	pad[3];
+	__u8	addr[16];
+};
+
+struct wp_ipcache_value {
+	__u32	identity;
+	__u32	flags;			/* reserved, write 0 */
+};
+
+/* ---- wp_policy: the resolver's policy maps, all subjects in one LPM trie ----------
+ *
+ *  0           4       8       12      13      14      16
+ *  +-----------+-------+-------+-------+-------+-------+
+ *  | prefixlen |subject| peer  |  dir  | proto | port  |     key, 16 bytes
+ *  +-----------+-------+-------+-------+-------+-------+
+ *  subject: the endpoint's security identity; peer: the other side's (0 =
+ *  any peer); dir: WP_DIR_INGRESS / WP_DIR_EGRESS; proto: IP protocol (0
+ *  with an entry prefix of 0); port: __be16 destination port, or the ICMP
+ *  type for ICMP and ICMPv6. prefixlen = WP_POLICY_PREFIX_BASE (subject,
+ *  peer, dir: always exact) + the resolver's prefix length over (protocol,
+ *  port), 0..24 (docs/policy.md, "The policy map"). The port is big-endian,
+ *  so the trie's bit order is the resolver's.
+ *
+ *  0       1       2       4               8
+ *  +-------+-------+-------+---------------+
+ *  | prec  | flags | pad[2]| counter       |     value, 8 bytes
+ *  +-------+-------+-------+---------------+
+ *  prec: WP_PREC_*; counter: this entry's slot in wp_policy_counters
+ *  (chosen by the control plane, < WASMPLANE_POLICY_MAP_SIZE).
+ *
+ * Lookup: the longest prefix for (subject, peer) and for (subject, 0);
+ * the higher precedence wins; no entry at all is default deny. The
+ * resolver encodes each peer so that its longest match already is the
+ * maximum of every rule covering it, which is why two lookups suffice.
+ * A direction that is not enforced carries one entry (peer 0, prefix 0,
+ * WP_PREC_NOT_ENFORCED): everything not denied passes.
+ *
+ * Why one trie keyed by subject rather than one inner map per subject
+ * (map-in-map): the lookup cost of an LPM trie grows with the depth of the
+ * path to the key, and the subject's 32 bits add at most a few nodes, as
+ * many as it takes to tell the node's subjects apart; an outer lookup
+ * (hash of maps) costs about as much on every packet. Writes are cheaper
+ * and simpler with one map: a delta is plain updates and deletes, where a
+ * new subject in a map of maps waits an RCU grace period (~10 ms) and
+ * needs an inner map created first. An LPM trie is not preallocated, so
+ * one large max_entries costs nothing until used. Subjects, not
+ * interfaces, own entries: pods of one identity share its entries.
+ */
+#define WP_POLICY_PREFIX_BASE		72	/* bits of subject, peer, dir */
+#define WP_POLICY_PREFIX_FULL		96	/* + protocol (8) + port (16) */
+
+#define WP_PREC_NONE		0	/* no entry: default deny */
+#define WP_PREC_NOT_ENFORCED	1	/* the direction is not enforced: allow */
+#define WP_PREC_ALLOW_PROXY	2	/* allowed, for the L7 proxy (forwarded as allowed) */
+#define WP_PREC_ALLOW		3	/* allowed */
+#define WP_PREC_DENY		4	/* explicit deny: wins over every allow */
+
+struct wp_policy_key {
+	__u32	prefixlen;
+	__u32	subject;
+	__u32	peer;
+	__u8	direction;		/* WP_DIR_* */
+	__u8	protocol;
+	__be16	port;
+};
+
+struct wp_policy_value {
+	__u8	precedence;		/* WP_PREC_* */
+	__u8	flags;			/* reserved, write 0 */
+	__u8	pad[2];
+	__u32	counter;		/* index into wp_policy_counters */
+};
+
+/* wp_policy_counters: BPF_MAP_TYPE_PERCPU_ARRAY of struct wp_counter,
+ * indexed by wp_policy_value.counter: packets and bytes that each entry
+ * decided (the winning entry of the two lookups). Per CPU: no atomics on
+ * the packet path; costs WASMPLANE_POLICY_MAP_SIZE * 16 bytes per CPU. */
+
+/* ---- wp_endpoints: interface → endpoint ---------------------------------------------
+ *
+ *  key: __u32 ifindex (the host-side veth)
+ *
+ *  0       4       8
+ *  +-------+-------+
+ *  | ident | flags |     value, 8 bytes; flags reserved (0)
+ *  +-------+-------+
+ *
+ * Packets on an interface not in this map pass untouched.
+ */
+struct wp_endpoint_value {
+	__u32	identity;		/* the endpoint's security identity (policy subject) */
+	__u32	flags;			/* reserved, write 0 */
+};
+
+/* ---- wp_conntrack: connection tracking (BPF_MAP_TYPE_LRU_HASH) -----------------------
+ *
+ *  0               16              32      34      36      37      38      39   40
+ *  +---------------+---------------+-------+-------+-------+-------+-------+----+
+ *  | saddr[16]     | daddr[16]     | sport | dport | proto |family |  dir  |pad |  key
+ *  +---------------+---------------+-------+-------+-------+-------+-------+----+
+ *  The tuple of the connection's first packet (ports __be16; for ICMP echo
+ *  the identifier: request sport = id, dport = 0). dir: which program made
+ *  the entry, WP_DIR_EGRESS (from_endpoint: the endpoint opened it) or
+ *  WP_DIR_INGRESS (to_endpoint: it was opened towards the endpoint). Both
+ *  sides of a connection between two local endpoints then have an entry of
+ *  their own under the same tuple.
+ *
+ *  0               8       12      13      14      15      16
+ *  +---------------+-------+-------+-------+-------+-------+
+ *  | expires_ns    | peer  |tcp_fwd|tcp_rev| flags | pad   |     value, 16 bytes
+ *  +---------------+-------+-------+-------+-------+-------+
+ *  expires_ns: CLOCK_MONOTONIC time after which the entry is dead;
+ *  tcp_fwd / tcp_rev: TCP flags seen in the original / reply direction
+ *  (OR of the flags bytes); flags: WP_CT_F_*.
+ *
+ * Written by the datapath only (the control plane may read and delete).
+ * A packet whose reversed tuple has a live entry of the opposite program
+ * is a reply and passes without a policy lookup. Every other packet is
+ * decided by policy; an allowed one without a live entry creates it.
+ */
+#define WP_CT_F_CLOSING		0x01	/* RST, or FIN both ways: short lifetime */
+
+struct wp_ct_key {
+	__u8	saddr[16];
+	__u8	daddr[16];
+	__be16	sport;
+	__be16	dport;
+	__u8	protocol;
+	__u8	family;
+	__u8	direction;		/* WP_DIR_*: the program that made the entry */
+	__u8	pad;
+};
+
+struct wp_ct_value {
+	__u64	expires_ns;
+	__u32	peer_identity;		/* the peer's identity when the entry was made */
+	__u8	tcp_fwd;
+	__u8	tcp_rev;
+	__u8	flags;			/* WP_CT_F_* */
+	__u8	pad;
+};
+
+_Static_assert(sizeof(struct wp_ipcache_key) == 24, "wp_ipcache_key is 24 bytes");
+_Static_assert(sizeof(struct wp_ipcache_value) == 8, "wp_ipcache_value is 8 bytes");
+_Static_assert(sizeof(struct wp_policy_key) == 16, "wp_policy_key is 16 bytes");
+_Static_assert(sizeof(struct wp_policy_value) == 8, "wp_policy_value is 8 bytes");
+_Static_assert(sizeof(struct wp_endpoint_value) == 8, "wp_endpoint_value is 8 bytes");
+_Static_assert(sizeof(struct wp_ct_key) == 40, "wp_ct_key is 40 bytes");
+_Static_assert(sizeof(struct wp_ct_value) == 16, "wp_ct_value is 16 bytes");
+
+_Static_assert(__builtin_offsetof(struct wp_ipcache_key, addr) == 8, "wp_ipcache_key.addr at 8");
+_Static_assert(__builtin_offsetof(struct wp_policy_key, subject) == 4, "wp_policy_key.subject at 4");
+_Static_assert(__builtin_offsetof(struct wp_policy_key, port) == 14, "wp_policy_key.port at 14");
+_Static_assert(__builtin_offsetof(struct wp_policy_value, counter) == 4, "wp_policy_value.counter at 4");
+_Static_assert(__builtin_offsetof(struct wp_ct_key, sport) == 32, "wp_ct_key.sport at 32");
+_Static_assert(__builtin_offsetof(struct wp_ct_key, direction) == 38, "wp_ct_key.direction at 38");
+_Static_assert(__builtin_offsetof(struct wp_ct_value, peer_identity) == 8, "wp_ct_value.peer_identity at 8");
+_Static_assert(WP_POLICY_PREFIX_FULL == 8 * (sizeof(struct wp_policy_key) - 4), "the policy key's data is 96 bits");
+
+_Static_assert(sizeof(struct wp_rev_nat_value) == 28, "wp_rev_nat_value is 28 bytes");
+_Static_assert(__builtin_offsetof(struct wp_rev_nat_value, service_id) == 20, "wp_rev_nat_value.service_id at 20");
 
 #endif /* WASMPLANE_ABI_H */
