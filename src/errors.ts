@@ -27,7 +27,8 @@ export type ErrorCode =
   | "MISSING_PRIVILEGE"
   | "KERNEL_FEATURE"
   | "UNKNOWN_INTERFACE"
-  | "LAYOUT_MISMATCH";
+  | "LAYOUT_MISMATCH"
+  | "MAP_FULL";
 
 /** Base class of every error wasmplane throws on purpose. */
 export class WasmplaneError extends Error {
