@@ -274,9 +274,13 @@ function bindRingBuffer(koffi: typeof koffiModule): RingBufferApi {
     },
     watchReadable(fd, onReadable) {
       if (typeof poll !== "function") return undefined;
-      const handle = poll(fd, { readable: true }, (events) => {
-        if (events.readable) onReadable();
+      // koffi calls back with (status, events), not what its index.d.ts
+      // says; a negative status (an error on the descriptor) is handed on
+      // too: the consume call that follows reports it.
+      const handle = poll(fd, { readable: true }, (status, events) => {
+        if (status < 0 || events.readable) onReadable();
       });
+      handle.unref();
       let open = true;
       return {
         close() {
@@ -291,4 +295,4 @@ function bindRingBuffer(koffi: typeof koffiModule): RingBufferApi {
 }
 
 /** koffi's (not yet documented) libuv poll handle, `koffi.node.poll`. */
-type PollFunction = (fd: number, opts: { readable?: boolean }, callback: (events: { readable: boolean }) => void) => { stop(): void; close(): void };
+type PollFunction = (fd: number, opts: { readable?: boolean }, callback: (status: number, events: { readable: boolean }) => void) => { stop(): void; close(): void; unref(): void };

@@ -57,6 +57,8 @@ export interface RingBufferOptions {
    * also takes records that arrive meanwhile).
    */
   maxRecordsPerCall?: number;
+  /** Called at the start of every `consume()`, before the first record (e.g. to take a timestamp for the batch). */
+  beforeConsume?: () => void;
   /** Errors of consumption while started (a handler's throw, a kernel error). Default: rethrown from the timer or poll callback, as an uncaught exception. */
   onError?: (error: unknown) => void;
 }
@@ -150,7 +152,7 @@ export async function openRingBuffer(source: RingBufferSource, onRecord: RecordH
   }
   try {
     const size = checkRingbuf(fd, name, source instanceof BpfMap ? source.name : undefined);
-    return new RingBufferHandle(lib, api, fd, owned, name, size, onRecord, maxRecords, options.onError);
+    return new RingBufferHandle(lib, api, fd, owned, name, size, onRecord, maxRecords, options);
   } catch (error) {
     if (owned) closeSync(fd);
     throw error;
@@ -188,6 +190,7 @@ class RingBufferHandle implements RingBuffer {
   readonly #onRecord: RecordHandler;
   readonly #maxRecords: number;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #beforeConsume: (() => void) | undefined;
   #rb: bigint | undefined;
   #callback: RegisteredSampleCallback | undefined;
   #scratch = new Uint8Array(256);
@@ -201,7 +204,7 @@ class RingBufferHandle implements RingBuffer {
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
 
-  constructor(lib: Libbpf, api: RingBufferApi, fd: number, owned: boolean, name: string, size: number, onRecord: RecordHandler, maxRecords: number, onError: ((error: unknown) => void) | undefined) {
+  constructor(lib: Libbpf, api: RingBufferApi, fd: number, owned: boolean, name: string, size: number, onRecord: RecordHandler, maxRecords: number, options: RingBufferOptions) {
     this.#lib = lib;
     this.#api = api;
     this.#fd = fd;
@@ -210,7 +213,8 @@ class RingBufferHandle implements RingBuffer {
     this.size = size;
     this.#onRecord = onRecord;
     this.#maxRecords = maxRecords;
-    this.#onError = onError;
+    this.#onError = options.onError;
+    this.#beforeConsume = options.beforeConsume;
     this.#callback = api.registerSample((data, length) => this.#sample(data, length));
     const { value: rb, messages } = lib.collect(() => api.ring_buffer__new(fd, this.#callback!, null, null));
     if (rb === null) {
@@ -234,6 +238,7 @@ class RingBufferHandle implements RingBuffer {
     if (this.#inside) throw new InvalidInputError("consume", this.name, "was called from inside the record handler");
     if (this.#rb === undefined) throw new InvalidInputError("consume", this.name, "the ring buffer is closed");
     if (!(limit === Infinity || (Number.isInteger(limit) && limit >= 1))) throw new InvalidInputError("limit", limit, "must be a positive integer or Infinity");
+    this.#beforeConsume?.();
     this.#inside = true;
     this.#limit = limit;
     this.#count = 0;
