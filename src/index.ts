@@ -50,3 +50,7 @@ export * from "./bpf/index.js";
 export { DROP_REASON, DROP_REASON_MEANING, DROP_REASON_SLOTS } from "./bpf/drop-reasons.js";
 export type { DropReason } from "./bpf/drop-reasons.js";
 export type { IpAddress } from "./net/ip.js";
+
+// ---- Flow events ------------------------------------------------------------------
+// Decoding is pure; opening a reader loads koffi and libbpf.
+export * from "./events/index.js";

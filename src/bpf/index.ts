@@ -1,7 +1,7 @@
 /**
  * The kernel-facing host layer: load BPF objects, read and write maps, swap
- * inner maps, attach XDP and tc programs, run programs on test packets, and
- * check byte layouts against BTF.
+ * inner maps, attach XDP and tc programs, run programs on test packets, read
+ * ring buffers, and check byte layouts against BTF.
  *
  * Importing this module loads neither koffi nor libbpf: the first call that
  * needs the kernel does (see `libbpf.ts`). Functions that may be the first
@@ -24,6 +24,8 @@ export { attachXdp, detachXdp, xdpProgramId, attachTc, removeClsact, interfaceIn
 export type { XdpMode, XdpAttachOptions, XdpAttachment, TcAttachOptions, TcAttachment } from "./attach.js";
 export { testRun, TEST_RUN_FLAGS } from "./test-run.js";
 export type { TestRunInput, TestRunResult } from "./test-run.js";
+export { openRingBuffer, DEFAULT_MAX_RECORDS_PER_CALL } from "./ringbuf.js";
+export type { RingBuffer, RingBufferSource, RingBufferOptions, RingBufferStartOptions, RecordHandler } from "./ringbuf.js";
 export { canUseBpf } from "./privileges.js";
 export type { BpfAvailability, BpfAvailable, BpfUnavailable } from "./privileges.js";
 export { readBtfStructs, compareLayoutWithBtf, assertLayoutMatchesBtf } from "./btf-layout.js";

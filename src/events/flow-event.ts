@@ -69,11 +69,26 @@ const AT = Object.fromEntries(Object.entries(FLOW_EVENT_LAYOUT.fields).map(([nam
 >;
 
 /** `WP_DIR_*`: which way the packet went, seen from the endpoint. */
-export const WP_DIR = { INGRESS: 0, EGRESS: 1 } as const;
+export const WP_DIR = {
+  /** Traffic to the endpoint. */
+  INGRESS: 0,
+  /** Traffic from the endpoint. */
+  EGRESS: 1,
+} as const;
 /** `WP_VERDICT_*`. */
-export const WP_VERDICT = { FORWARDED: 1, DROPPED: 2 } as const;
+export const WP_VERDICT = {
+  /** The packet went on. */
+  FORWARDED: 1,
+  /** The packet was dropped; the record's reason says why. */
+  DROPPED: 2,
+} as const;
 /** `WP_EVENT_F_*`: bits of the record's `flags`. */
-export const WP_EVENT_F = { REPLY: 0x01, TRANSLATED: 0x02 } as const;
+export const WP_EVENT_F = {
+  /** The packet is a reply of a tracked connection. */
+  REPLY: 0x01,
+  /** The destination (or, for replies, the source) was rewritten for a service. */
+  TRANSLATED: 0x02,
+} as const;
 
 /** Name of the flow event ring buffer map (bpf/lib/events.h). */
 export const FLOW_EVENTS_MAP = "wp_flow_events";

@@ -13,4 +13,4 @@ export {
 } from "./flow-event.js";
 export type { FlowEvent, FlowProtocolName, DecodeOptions } from "./flow-event.js";
 export { openFlowEventReader } from "./reader.js";
-export type { FlowEventReader, FlowEventReaderOptions, FlowEventSource, FlowEventStats } from "./reader.js";
+export type { FlowEventReader, FlowEventReaderOptions, FlowEventSource, FlowEventMaps, FlowEventStats } from "./reader.js";

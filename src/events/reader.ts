@@ -30,7 +30,15 @@ const HOST_LE = endianness() === "LE";
  * they are pinned in (`pinRoot` of the loader, default
  * `/sys/fs/bpf/wasmplane`), or the two maps themselves.
  */
-export type FlowEventSource = BpfObject | string | { events: BpfMap; losses: BpfMap };
+export type FlowEventSource = BpfObject | string | FlowEventMaps;
+
+/** The two maps of the flow event path, already open. */
+export interface FlowEventMaps {
+  /** The `BPF_MAP_TYPE_RINGBUF` map (`wp_flow_events`). */
+  events: BpfMap;
+  /** The per-CPU array of one u64 counting records the ring had no room for (`wp_flow_event_losses`). */
+  losses: BpfMap;
+}
 
 /** Options of {@link openFlowEventReader}. */
 export interface FlowEventReaderOptions {
