@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
 import {
-  assertLayoutMatchesBtf, BpfError, createMap, interfaceIndex, LayoutMismatchError, loadObject, testRun,
+  assertLayoutMatchesBtf, BpfError, createMap, interfaceIndex, isOnBpffs, LayoutMismatchError, loadObject, testRun,
   type BpfObject, type StructLayout,
 } from "../src/bpf/index.js";
 import { openRingBuffer } from "../src/bpf/ringbuf.js";
@@ -27,7 +27,7 @@ import {
   FLOW_EVENT_LOSSES_MAP, openFlowEventReader, WP_DIR, WP_EVENT_F, WP_VERDICT, type FlowEvent,
 } from "../src/events/index.js";
 import { parseIp } from "../src/net/ip.js";
-import { requireBpf, requireTools } from "./support/privileges.js";
+import { requireBpf, requireTools, skipOrFail } from "./support/privileges.js";
 
 const repo = new URL("../", import.meta.url).pathname;
 const ABI = readFileSync(join(repo, "bpf/include/wasmplane/abi.h"), "utf8");
@@ -453,8 +453,51 @@ describe("flow events through the kernel", () => {
         ring.close();
       }
       assert.throws(() => ring.consume(), InvalidInputError);
+
+      // A record that does not decode is counted, handed to onMalformed, and the next one still arrives.
+      const seen: string[] = [];
+      const malformed: string[] = [];
+      const reader = await openFlowEventReader(obj, (e) => seen.push(e.source), { onMalformed: (e, bytes) => malformed.push(`${e.field}:${bytes[61]}`) });
+      try {
+        const bad = record({ saddr: "10.0.0.1", daddr: "10.0.0.2", protocol: 6, direction: 0, verdict: 1 });
+        bad[61] = 5;
+        testRun(obj.program("events_raw"), { data: frameAround(bad) });
+        testRun(obj.program("events_raw"), { data: frame });
+        assert.equal(reader.consume(), 2);
+        assert.deepEqual([seen, malformed], [["10.0.0.1"], ["record.family:5"]]);
+        assert.deepEqual(reader.stats(), { received: 2, lost: 0n, lostAtOpen: 0n, malformed: 1 });
+      } finally {
+        reader.close();
+      }
     } finally {
       obj.close();
+    }
+  });
+
+  it("a reader opens the ring and the loss counter from their pin directory", async (t) => {
+    if (!requireTools(t, "clang")) return;
+    if (!(await requireBpf(t))) return;
+    if (!isOnBpffs("/sys/fs/bpf")) {
+      skipOrFail(t, "/sys/fs/bpf is not a bpffs (mount -t bpf bpf /sys/fs/bpf)");
+      return;
+    }
+    const pinRoot = mkdtempSync("/sys/fs/bpf/wasmplane-events-test-");
+    const obj = await loadObject(compiled("pinned", ["-UWASMPLANE_PIN_MAPS", "-DWASMPLANE_PIN_MAPS=1"]), { pinRoot });
+    try {
+      assert.deepEqual([...obj.pinPaths.keys()].sort(), [FLOW_EVENT_LOSSES_MAP, FLOW_EVENTS_MAP].sort());
+      const sources: string[] = [];
+      const reader = await openFlowEventReader(pinRoot, (e) => sources.push(e.source));
+      try {
+        testRun(obj.program("events_raw"), { data: frameAround(record({ saddr: "fd00::7", daddr: "fd00::8", protocol: 17, direction: 1, verdict: 1 })), repeat: 3 });
+        assert.equal(reader.consume(), 3);
+        assert.deepEqual(sources, ["fd00::7", "fd00::7", "fd00::7"]);
+        assert.equal(reader.lost(), 0n);
+      } finally {
+        reader.close();
+      }
+    } finally {
+      obj.close();
+      rmSync(pinRoot, { recursive: true, force: true });
     }
   });
 });
