@@ -24,3 +24,5 @@ export {
 export type { LbService, LbBackend, LbProtocol, LbAlgorithm, ServiceSpec, BackendSpec } from "./services.js";
 export { locateObject } from "./object-file.js";
 export { DEFAULT_ENCAP_TTL, DEFAULT_UDP_FLOW_TIMEOUT_SECONDS } from "./knobs.js";
+export { loadWithDatapath, openReverseNat, decodeReverseNat, ReverseNat, REV_NAT_MAP, DEFAULT_REV_NAT_ENTRIES, REV_NAT_VALUE_LAYOUT } from "./nat.js";
+export type { ReverseNatEntry, ReverseNatFilter } from "./nat.js";
