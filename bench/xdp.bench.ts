@@ -13,6 +13,7 @@
  *   node --import tsx bench/xdp.bench.ts --json     the same results as JSON on stdout
  *   node --import tsx bench/xdp.bench.ts --quick    fewer rounds and samples (a smoke test)
  *   ... --live-only      only the live-frames rows (the fast path, hot)
+ *   ... --rounds N       N timing rounds instead of 15 (2 with --quick)
  *   ... --bpf-dir DIR    build the load balancer from another copy of bpf/, e.g. a
  *                        commit's: git archive HEAD bpf | tar -x -C /tmp/head
  *                        then --bpf-dir /tmp/head/bpf
@@ -94,7 +95,8 @@ const bpfDirArg = argv.indexOf("--bpf-dir");
 /** The datapath sources to build xdp_lb.c from (default: this tree's bpf/). */
 const bpfDir = resolve(bpfDirArg >= 0 ? (argv[bpfDirArg + 1] ?? "") : join(root, "bpf"));
 
-const ROUNDS = quick ? 2 : 15;
+const roundsArg = argv.indexOf("--rounds");
+const ROUNDS = roundsArg >= 0 ? Math.max(1, Number(argv[roundsArg + 1]) || 1) : quick ? 2 : 15;
 /** Blocks per side per case per round (the LB and the no-op alternate block by block). */
 const BLOCKS = 4;
 /**

@@ -40,12 +40,16 @@ static __always_inline int wp_verdict(int ret, __u64 frame_len)
 SEC("xdp")
 int wasmplane_xdp_lb(struct xdp_md *ctx)
 {
-	__u64 frame_len = bpf_xdp_get_buff_len(ctx);
+	/* The program is not frags-aware (SEC("xdp"), not "xdp.frags"), so the
+	 * kernel only gives it linear frames: the length is data_end - data,
+	 * without a helper call. */
+	__u64 frame_len = ctx->data_end - ctx->data;
 	struct wp_service_value svc = {};
 	const struct wp_config *cfg;
 	struct wp_selection sel = {};
 	struct wp_packet pkt = {};
 	struct wp_next_hop nh = {};
+	__u32 flow_label;
 	int ret;
 
 	ret = wp_parse_packet(ctx, &pkt);
@@ -74,11 +78,13 @@ int wasmplane_xdp_lb(struct xdp_md *ctx)
 	cfg = wp_get_config();
 	if (!cfg)
 		return wp_verdict(WP_DROP_ENCAP_FAILED, frame_len);
+	/* The outer IPv6 flow label is the flow hash; an IPv4 outer needs none. */
+	flow_label = sel.backend->family == WP_FAMILY_IPV6 ? wp_selection_hash(&pkt, &svc) : 0;
 	ret = wp_encap_check(&pkt, sel.backend, cfg);
 	if (ret == WP_OK)
-		ret = wp_fib_next_hop(ctx, &pkt, sel.backend, cfg, sel.hash, &nh);
+		ret = wp_fib_next_hop(ctx, &pkt, sel.backend, sel.backend_id, cfg, flow_label, sel.now, &nh);
 	if (ret == WP_OK)
-		ret = wp_encap(ctx, &pkt, sel.backend, cfg, &nh, sel.hash);
+		ret = wp_encap(ctx, &pkt, sel.backend, cfg, &nh, flow_label);
 	if (ret != WP_OK)
 		return wp_verdict(ret, frame_len);
 

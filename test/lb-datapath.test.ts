@@ -290,6 +290,19 @@ function kernelTests(): void {
       assert.ok(c1.backends.find((b) => b.id === 61)!.draining);
     });
 
+    it("flushNextHops empties every CPU's cached next hop (and configure flushes too)", () => {
+      const map = dp.maps.nextHops;
+      const key = new Uint8Array(new Uint32Array([61]).buffer);
+      const filled = new Uint8Array(map.valueBytes).fill(0xab);
+      map.update(key, filled);
+      assert.ok(map.lookup(key)!.some((b) => b !== 0));
+      dp.flushNextHops();
+      assert.ok(map.lookup(key)!.every((b) => b === 0), "flushed");
+      map.update(key, filled);
+      dp.configure({});
+      assert.ok(map.lookup(key)!.every((b) => b === 0), "configure() flushed");
+    });
+
     it("runtime configuration: without a fallback MAC the FIB cannot answer and the packet drops", () => {
       try {
         dp.configure({ fallbackMac: null });

@@ -37,6 +37,8 @@ const DROP = {
   NO_SERVICE: 6, FRAGMENT_UNKNOWN: 7, FRAG_NEEDED: 8, UNKNOWN_ALGORITHM: 9, EXT_HDR_LIMIT: 10,
 } as const;
 const XDP = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+/** sizeof(struct wp_next_hop_entry), abi.h. */
+const NEXT_HOP_ENTRY_SIZE = 48;
 
 // ---- The scenario ------------------------------------------------------------------
 
@@ -194,6 +196,19 @@ function mapUpdate(map: string, key: Uint8Array, value: Uint8Array): void {
 
 function mapDelete(map: string, key: Uint8Array): void {
   sh("bpftool", ["map", "delete", "pinned", mapPath(map), "key", "hex", ...hex(key).split(" ")]);
+}
+
+/** Every CPU's value of a per-CPU map entry (empty when the key is absent). */
+function perCpuValues(map: string, key: Uint8Array): Buffer[] {
+  const r = spawnSync("bpftool", ["-j", "map", "lookup", "pinned", mapPath(map), "key", "hex", ...hex(key).split(" ")], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bpftool map lookup ${map}: ${r.stderr}${r.stdout}`);
+  const parsed = JSON.parse(r.stdout) as { values?: { value: string[] }[] };
+  return (parsed.values ?? []).map((v) => Buffer.from(v.value.map((x) => parseInt(x, 16))));
+}
+
+/** Empties the next-hop cache entries of the scenario's backends (every CPU), as a control plane does after a route change. */
+function flushNextHops(): void {
+  batch(BACKENDS.map((b) => updateLine("wp_next_hops", u32le(b.id), Buffer.alloc(NEXT_HOP_ENTRY_SIZE))));
 }
 
 /** The value bytes, or undefined when the key is absent. Per-CPU maps: summed per 8-byte word. */
@@ -448,10 +463,9 @@ describe("flow-hash model (test/fixtures/bpf/flow-hash.ts)", () => {
 
   it("this test's drop reasons are drop_reasons.h's", () => {
     const header = readFileSync(new URL("../bpf/include/wasmplane/drop_reasons.h", import.meta.url), "utf8");
-    const declared = Object.fromEntries([...header.matchAll(/^#define WP_DROP_(\w+)\s+(\d+)\s*$/gm)]
-      .filter((m) => !["NONE", "REASON_MAX", "SLOTS"].includes(m[1]!))
-      .map((m) => [m[1]!, Number(m[2])]));
-    assert.deepEqual(declared, { ...DROP });
+    const declared = new Map([...header.matchAll(/^#define WP_DROP_(\w+)\s+(\d+)\s*$/gm)].map((m) => [m[1]!, Number(m[2])]));
+    // The load balancer's reasons; the tc programs add their own after them.
+    for (const [name, code] of Object.entries(DROP)) assert.equal(declared.get(name), code, `WP_DROP_${name}`);
   });
 
   it("packet fixtures compute CRC32c as RFC 9260 does", () => {
@@ -716,7 +730,11 @@ describe("xdp_lb.c through BPF_PROG_TEST_RUN (bpftool)", { skip: missing && !str
     expectDropped(ethernet(LB_MAC, CLIENT_MAC, ETH_P_IPV6, ipv6({ src: f.src, dst: f.dst, nextHeader: next }, chain)), DROP.EXT_HDR_LIMIT, "5 destination-options headers");
   });
 
-  it("FIB: MACs from the kernel's neighbour table; XDP_TX on the ingress device, XDP_REDIRECT elsewhere", () => {
+  it("FIB: MACs from the kernel's neighbour table; XDP_TX on the ingress device, XDP_REDIRECT elsewhere", (t) => {
+    // Both namespaces have an lo with ifindex 1, which the next-hop cache
+    // cannot tell apart: start and end with it empty.
+    flushNextHops();
+    t.after(flushNextHops);
     const f: FlowSpec = { src: "203.0.113.100", dst: VIP4, sport: 46000, dport: 80, protocol: IPPROTO.TCP };
     const frame = frameOf(f);
     const { hash, backend: be } = predict(f, service(1));
@@ -724,6 +742,7 @@ describe("xdp_lb.c through BPF_PROG_TEST_RUN (bpftool)", { skip: missing && !str
     const onDevice = run(frame, { ns: lab.nsRouted, ingressIfindex: lab.routedIfindex });
     assert.equal(onDevice.verdict, XDP.TX, "egress device = ingress device");
     assertFrame(onDevice.out, encapsulated(frame, be, hash, macs), "MACs from bpf_fib_lookup");
+    flushNextHops(); // the entry names the ingress device; lo's run must not need it to
     const fromLo = run(frame, { ns: lab.nsRouted });
     assert.equal(fromLo.verdict, XDP.REDIRECT, "egress device ≠ ingress device (lo)");
     assertFrame(fromLo.out, encapsulated(frame, be, hash, macs), "redirected frame");
@@ -744,12 +763,65 @@ describe("xdp_lb.c through BPF_PROG_TEST_RUN (bpftool)", { skip: missing && !str
 
     // Outer packet larger than the egress MTU.
     sh("ip", ["-n", lab.nsRouted, "link", "set", "wp0", "mtu", "1280"]);
+    flushNextHops(); // a route change reaches cached next hops when they expire, or at once when flushed
     try {
       const bigFrame = ethernet(LB_MAC, CLIENT_MAC, ETH_P_IP, ipv4({ src: f.src, dst: VIP4, protocol: IPPROTO.TCP, df: true },
         tcp({ src: f.src, dst: VIP4, sport: 46003, dport: 80 }, Buffer.alloc(1270 - 40))));
       const beforeMtu = drops(DROP.FRAG_NEEDED);
       assert.equal(run(bigFrame, { ns: lab.nsRouted, ingressIfindex: lab.routedIfindex }).verdict, XDP.DROP, "1270 + 20 > 1280");
       assert.equal(drops(DROP.FRAG_NEEDED), beforeMtu + 1n);
+    } finally {
+      sh("ip", ["-n", lab.nsRouted, "link", "set", "wp0", "mtu", "1500"]);
+    }
+  });
+
+  it("next-hop cache: a FIB answer is kept per backend with its route MTU, and reused until flushed", (t) => {
+    flushNextHops();
+    t.after(flushNextHops);
+    const f: FlowSpec = { src: "203.0.113.120", dst: VIP4, sport: 46100, dport: 80, protocol: IPPROTO.TCP };
+    const frame = frameOf(f);
+    const { hash, backend: be } = predict(f, service(1));
+    const routed = { ns: lab.nsRouted, ingressIfindex: lab.routedIfindex };
+    const neighbourMac = `02:00:00:00:01:0${be.id}`;
+    assertFrame(run(frame, routed).out, encapsulated(frame, be, hash, { dst: neighbourMac, src: ROUTED_DEV_MAC }), "first packet: FIB");
+
+    // The entry: the backend's address, the MACs, the device, the MTU, not expired.
+    const filled = perCpuValues("wp_next_hops", u32le(be.id)).filter((v) => v[39] !== 0);
+    assert.equal(filled.length, 1, "one CPU ran the packet and filled its entry");
+    const e = filled[0]!;
+    assert.deepEqual([...e.subarray(0, 4)], be.address.split(".").map(Number), "backend_addr");
+    assert.equal(hex(e.subarray(16, 22)).replaceAll(" ", ":"), neighbourMac, "dmac");
+    assert.equal(hex(e.subarray(22, 28)).replaceAll(" ", ":"), ROUTED_DEV_MAC, "smac");
+    assert.equal(e.readUInt32LE(28), lab.routedIfindex, "egress ifindex");
+    assert.equal(e.readUInt32LE(32), lab.routedIfindex, "ingress ifindex");
+    assert.equal(e.readUInt16LE(36), 1500, "route MTU (wp0)");
+    assert.equal(e[39], 4, "family");
+    assert.ok(e.readBigUInt64LE(40) > 0n, "expiry set");
+
+    // While the entry lives, a neighbour change is not seen (that is the
+    // cache's contract); after a flush it is.
+    const moved = "02:00:00:00:02:99";
+    sh("ip", ["-n", lab.nsRouted, "neigh", "replace", be.address, "lladdr", moved, "dev", "wp0", "nud", "permanent"]);
+    try {
+      assertFrame(run(frame, routed).out, encapsulated(frame, be, hash, { dst: neighbourMac, src: ROUTED_DEV_MAC }), "cached next hop");
+      flushNextHops();
+      assertFrame(run(frame, routed).out, encapsulated(frame, be, hash, { dst: moved, src: ROUTED_DEV_MAC }), "flushed: the new neighbour");
+    } finally {
+      sh("ip", ["-n", lab.nsRouted, "neigh", "replace", be.address, "lladdr", neighbourMac, "dev", "wp0", "nud", "permanent"]);
+    }
+
+    // The cached MTU still refuses an outer packet above it.
+    flushNextHops();
+    sh("ip", ["-n", lab.nsRouted, "link", "set", "wp0", "mtu", "1280"]);
+    try {
+      assert.equal(run(frame, routed).verdict, XDP.TX, "small packet fills the entry");
+      const mtus = perCpuValues("wp_next_hops", u32le(be.id)).filter((v) => v[39] !== 0).map((v) => v.readUInt16LE(36));
+      assert.deepEqual(mtus, [1280], "the entry holds the route MTU");
+      const big = ethernet(LB_MAC, CLIENT_MAC, ETH_P_IP, ipv4({ src: f.src, dst: VIP4, protocol: IPPROTO.TCP, df: true },
+        tcp({ src: f.src, dst: VIP4, sport: f.sport, dport: 80 }, Buffer.alloc(1270 - 40))));
+      const before = drops(DROP.FRAG_NEEDED);
+      assert.equal(run(big, routed).verdict, XDP.DROP, "1270 + 20 > 1280, answered from the entry");
+      assert.equal(drops(DROP.FRAG_NEEDED), before + 1n);
     } finally {
       sh("ip", ["-n", lab.nsRouted, "link", "set", "wp0", "mtu", "1500"]);
     }

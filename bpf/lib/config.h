@@ -37,9 +37,17 @@
 #define WASMPLANE_UDP_FLOW_TIMEOUT_SEC	30
 #endif
 
+/* How long a next hop from bpf_fib_lookup() is reused for a backend
+ * (wp_next_hops, lib/fib.h); 0 looks the FIB up for every packet. A route
+ * or neighbour change reaches established streams within this time. */
+#ifndef WASMPLANE_NEXT_HOP_CACHE_MS
+#define WASMPLANE_NEXT_HOP_CACHE_MS	1000
+#endif
+
 const volatile __u32 wp_hash_seed_v4 = WASMPLANE_JHASH0;
 const volatile __u32 wp_hash_seed_v6 = WASMPLANE_JHASH1;
 const volatile __u8 wp_encap_ttl = WASMPLANE_ENCAP_TTL;
 const volatile __u64 wp_udp_flow_timeout_ns = (__u64)WASMPLANE_UDP_FLOW_TIMEOUT_SEC * 1000000000ULL;
+const volatile __u64 wp_next_hop_cache_ns = (__u64)WASMPLANE_NEXT_HOP_CACHE_MS * 1000000ULL;
 
 #endif /* WASMPLANE_LIB_CONFIG_H */

@@ -32,8 +32,28 @@
 struct wp_selection {
 	__u32				backend_id;
 	const struct wp_backend		*backend;
-	__u32				hash;	/* flow hash; also the outer IPv6 flow label */
+	__u64				now;	/* wp_now() of this packet */
 };
+
+/* The datapath's clock: coarse CLOCK_MONOTONIC (advances once per tick).
+ * Timestamps in the flow and affinity LRUs and next-hop expiries are
+ * seconds-scale, and the coarse clock reads a cached value instead of the
+ * clock source (on this path the precise wp_now() cost as much
+ * as two map lookups). */
+static __always_inline __u64 wp_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
+/* The flow's hash: Maglev slot and outer IPv6 flow label. Affinity
+ * services hash without the source port (Cilium #37005), so that every
+ * connection of a client lands on one slot. Computed only where needed: an
+ * established flow to an IPv4 backend never hashes. */
+static __always_inline __u32 wp_selection_hash(const struct wp_packet *pkt,
+					       const struct wp_service_value *svc)
+{
+	return wp_flow_hash(&pkt->flow, (svc->flags & WP_SVC_F_SESSION_AFFINITY) ? 0 : pkt->flow.sport);
+}
 
 /* Is the packet's destination a registered VIP? */
 static __always_inline int wp_is_vip(const struct wp_flow_key *flow)
@@ -175,7 +195,8 @@ static __always_inline void wp_affinity_touch(const struct wp_packet *pkt,
 	wp_affinity_key_of(pkt, svc, &key);
 	val = bpf_map_lookup_elem(&wp_affinity, &key);
 	if (val && val->backend_id == backend_id) {
-		val->last_used_ns = now;
+		if (val->last_used_ns != now)
+			val->last_used_ns = now;
 		return;
 	}
 	bpf_map_update_elem(&wp_affinity, &key, &fresh, BPF_ANY);
@@ -198,7 +219,9 @@ static __always_inline __u32 wp_flow_pick(const struct wp_packet *pkt,
 	*be = bpf_map_lookup_elem(&wp_backends, &backend_id);
 	if (!*be)
 		return WP_BACKEND_ID_NONE;
-	if (!pkt->icmp_error)
+	/* Written only when the coarse clock moved: most packets of a busy flow
+	 * then leave the entry's cache line clean. */
+	if (!pkt->icmp_error && fv->last_seen_ns != now)
 		fv->last_seen_ns = now;
 	return backend_id;
 }
@@ -208,13 +231,11 @@ static __always_inline int wp_select_backend(const struct wp_packet *pkt,
 					     struct wp_selection *sel)
 {
 	int affinity = svc->flags & WP_SVC_F_SESSION_AFFINITY;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = wp_now();
 	const struct wp_backend *be = NULL;
 	__u32 backend_id;
 
-	/* Affinity services hash without the source port (Cilium #37005). */
-	sel->hash = wp_flow_hash(&pkt->flow, affinity ? 0 : pkt->flow.sport);
-
+	sel->now = now;
 	backend_id = wp_flow_pick(pkt, svc, now, &be);
 	if (backend_id != WP_BACKEND_ID_NONE && be)
 		goto found;
@@ -226,7 +247,7 @@ static __always_inline int wp_select_backend(const struct wp_packet *pkt,
 		backend_id = wp_affinity_pick(pkt, svc, now);
 	if (backend_id == WP_BACKEND_ID_NONE) {
 		if (svc->algorithm == WP_ALG_MAGLEV)
-			backend_id = wp_maglev_pick(svc, sel->hash);
+			backend_id = wp_maglev_pick(svc, wp_selection_hash(pkt, svc));
 		else if (svc->algorithm == WP_ALG_RANDOM)
 			backend_id = wp_random_pick(svc);
 		else

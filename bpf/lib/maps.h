@@ -149,6 +149,16 @@ struct {
 	WP_PINNED
 } wp_drop_counters SEC(".maps");
 
+/* Writes: datapath (a FIB answer per backend, per CPU, lib/fib.h); the
+ * control plane may clear entries. Reads: datapath, per forwarded packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct wp_next_hop_entry);
+	__uint(max_entries, WASMPLANE_MAX_BACKENDS);
+	WP_PINNED
+} wp_next_hops SEC(".maps");
+
 /* Writes: control plane (key 0). Reads: datapath, per forwarded packet. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

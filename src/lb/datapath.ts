@@ -45,7 +45,7 @@ export const LB_PROGRAM = "wasmplane_xdp_lb";
 /** Names of the maps xdp_lb.o pins (bpf/lib/maps.h). */
 export const LB_MAP_NAMES: readonly string[] = Object.freeze([
   "wp_vips", "wp_services", "wp_backends", "wp_maglev_outer", "wp_random_slots", "wp_flows", "wp_affinity", "wp_fragments",
-  "wp_service_counters", "wp_backend_counters", "wp_drop_counters", "wp_config",
+  "wp_service_counters", "wp_backend_counters", "wp_drop_counters", "wp_config", "wp_next_hops",
 ]);
 
 /** Options of {@link openDatapath}. */
@@ -64,6 +64,13 @@ export interface DatapathOptions extends DatapathConfig {
   encapTtl?: number;
   /** Idle seconds after which a UDP flow is balanced again; 0 never. Default 30. Load-time knob. */
   udpFlowTimeoutSeconds?: number;
+  /**
+   * Milliseconds a next hop from the kernel's FIB is reused per backend
+   * before it is looked up again; 0 looks it up for every packet. Default
+   * 1000. A route or neighbour change reaches established streams within
+   * this time, or at once after {@link Datapath.flushNextHops}. Load-time knob.
+   */
+  nextHopCacheMs?: number;
   /** Receives warnings (a table size Cilium does not use; XDP falling back to generic mode). Default `process.emitWarning`. */
   onWarning?: (message: string) => void;
 }
@@ -191,6 +198,20 @@ export class Datapath {
     const key = u32Bytes(0);
     const current = configValue.decode(this.#maps.config.lookup(key)!);
     this.#maps.config.update(key, configValue.encode(mergeConfig(current, config)));
+    // The cached FIB answers were looked up from the old source address.
+    this.flushNextHops();
+  }
+
+  /**
+   * Forgets every cached next hop (wp_next_hops), so that the next packet
+   * to each backend asks the FIB again. Call it after a route, neighbour or
+   * MTU change that must take effect before the cache expires
+   * (`nextHopCacheMs`). Needs CAP_BPF.
+   */
+  flushNextHops(): void {
+    const map = this.#maps.nextHops;
+    const keys = new Uint32Array(map.maxEntries).map((_, id) => id); // host order, as the kernel reads u32 keys
+    map.updateBatch(keys, new Uint8Array(map.valueBytes * map.maxEntries));
   }
 
   /**
@@ -258,7 +279,9 @@ export class Datapath {
 export async function openDatapath(options: DatapathOptions = {}): Promise<Datapath> {
   const onWarning = options.onWarning ?? ((m: string) => process.emitWarning(m, "WasmplaneWarning"));
   const hashSeed = options.hashSeed ?? DEFAULT_HASH_SEED;
-  const knobs = resolveKnobs({ hashSeed, encapTtl: options.encapTtl, udpFlowTimeoutSeconds: options.udpFlowTimeoutSeconds });
+  const knobs = resolveKnobs({
+    hashSeed, encapTtl: options.encapTtl, udpFlowTimeoutSeconds: options.udpFlowTimeoutSeconds, nextHopCacheMs: options.nextHopCacheMs,
+  });
   mergeConfig(configValue.decode(new Uint8Array(configValue.layout.size)), options); // validate before loading
   const objectPath = await locateObject({ object: options.object, tableSize: options.tableSize });
   const pinRoot = resolve(options.pinRoot ?? DEFAULT_PIN_ROOT);

@@ -101,6 +101,14 @@ export const LAYOUTS = {
       encap_src_v6: { offset: 0, size: 16 }, encap_src_v4: { offset: 16, size: 4 }, fallback_mac: { offset: 20, size: 6 }, pad: { offset: 26, size: 6 },
     },
   },
+  wp_next_hop_entry: {
+    size: 48,
+    fields: {
+      backend_addr: { offset: 0, size: 16 }, dmac: { offset: 16, size: 6 }, smac: { offset: 22, size: 6 }, ifindex: { offset: 28, size: 4 },
+      ingress_ifindex: { offset: 32, size: 4 }, mtu: { offset: 36, size: 2 }, tos: { offset: 38, size: 1 }, family: { offset: 39, size: 1 },
+      expires_ns: { offset: 40, size: 8 },
+    },
+  },
 } as const satisfies Record<string, StructLayout>;
 
 /** Name of a struct of abi.h with a fixed size. */

@@ -38,6 +38,8 @@ export interface LbMaps {
   dropCounters: BpfMap;
   /** wp_config: the runtime configuration, key 0. */
   config: BpfMap;
+  /** wp_next_hops: per-CPU FIB answers by backend ID (written by the datapath). */
+  nextHops: BpfMap;
 }
 
 /** Key and value sizes of each map, from abi.h (0: checked separately). */
@@ -54,6 +56,7 @@ const SHAPES: Record<keyof LbMaps, { name: string; key: number; value: number }>
   backendCounters: { name: "wp_backend_counters", key: 4, value: LAYOUTS.wp_counter.size },
   dropCounters: { name: "wp_drop_counters", key: 4, value: LAYOUTS.wp_counter.size },
   config: { name: "wp_config", key: 4, value: LAYOUTS.wp_config.size },
+  nextHops: { name: "wp_next_hops", key: 4, value: LAYOUTS.wp_next_hop_entry.size },
 };
 
 /**

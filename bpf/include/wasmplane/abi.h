@@ -218,7 +218,7 @@ struct wp_random_slot_key {
  *  +-------+-------+---------------+
  *  | be id | svc id| last_seen_ns  |     value, 16 bytes
  *  +-------+-------+---------------+
- *  last_seen_ns: bpf_ktime_get_ns(), CLOCK_MONOTONIC.
+ *  last_seen_ns: bpf_ktime_get_coarse_ns(), CLOCK_MONOTONIC at tick resolution.
  *
  * The datapath writes it; the control plane may read or delete entries.
  */
@@ -304,6 +304,41 @@ struct wp_frag_value {
 struct wp_counter {
 	__u64	packets;
 	__u64	bytes;
+};
+
+/* ---- wp_next_hops: next hop per backend (per-CPU array, datapath cache) -----------
+ *
+ *  key: __u32 backend ID (host byte order), below WASMPLANE_MAX_BACKENDS
+ *
+ *  0               16      22      28      32      36      38  39  40      48
+ *  +---------------+-------+-------+-------+-------+-------+---+---+-------+
+ *  | backend[16]   | dmac  | smac  |ifindex|in ifx | mtu   |tos|fam|expires|
+ *  +---------------+-------+-------+-------+-------+-------+---+---+-------+
+ *                                                              value, 48 bytes
+ *
+ * What bpf_fib_lookup() answered for the outer header towards a backend,
+ * kept for wp_next_hop_cache_ns so that an established stream pays one
+ * array read per packet instead of a FIB and neighbour lookup. An entry is
+ * used only while it matches the packet exactly: same backend address and
+ * family (a reused backend ID never inherits another backend's next hop),
+ * same ingress device and TOS (the FIB lookup's other inputs), and not
+ * expired (expires_ns, coarse CLOCK_MONOTONIC). mtu: the route's MTU
+ * (0xFFFF: 65535 or more); outer packets above it are WP_DROP_FRAG_NEEDED
+ * as the FIB would say. fam 0: empty. Only SUCCESS answers are kept;
+ * fallback-MAC and error answers are looked up again every packet.
+ * Written and read by the datapath only; the control plane may clear an
+ * entry (all zero) to force a lookup.
+ */
+struct wp_next_hop_entry {
+	__u8	backend_addr[16];
+	__u8	dmac[6];
+	__u8	smac[6];
+	__u32	ifindex;		/* egress device */
+	__u32	ingress_ifindex;	/* the device the lookup was made for */
+	__u16	mtu;
+	__u8	tos;
+	__u8	family;			/* backend family; 0: empty */
+	__u64	expires_ns;
 };
 
 /* ---- wp_config: runtime configuration (array, one entry, key 0) --------------------
@@ -426,6 +461,7 @@ _Static_assert(sizeof(struct wp_frag_key) == 40, "wp_frag_key is 40 bytes");
 _Static_assert(sizeof(struct wp_frag_value) == 4, "wp_frag_value is 4 bytes");
 _Static_assert(sizeof(struct wp_counter) == 16, "wp_counter is 16 bytes");
 _Static_assert(sizeof(struct wp_config) == 32, "wp_config is 32 bytes");
+_Static_assert(sizeof(struct wp_next_hop_entry) == 48, "wp_next_hop_entry is 48 bytes");
 _Static_assert(sizeof(struct wp_flow_event) == 72, "wp_flow_event is 72 bytes");
 
 /* Offsets the diagrams above promise where padding could move them. */
@@ -657,5 +693,8 @@ _Static_assert(WP_POLICY_PREFIX_FULL == 8 * (sizeof(struct wp_policy_key) - 4), 
 
 _Static_assert(sizeof(struct wp_rev_nat_value) == 28, "wp_rev_nat_value is 28 bytes");
 _Static_assert(__builtin_offsetof(struct wp_rev_nat_value, service_id) == 20, "wp_rev_nat_value.service_id at 20");
+
+_Static_assert(__builtin_offsetof(struct wp_next_hop_entry, mtu) == 36, "wp_next_hop_entry.mtu at 36");
+_Static_assert(__builtin_offsetof(struct wp_next_hop_entry, expires_ns) == 40, "wp_next_hop_entry.expires_ns at 40");
 
 #endif /* WASMPLANE_ABI_H */
