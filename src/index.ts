@@ -54,3 +54,7 @@ export type { IpAddress } from "./net/ip.js";
 // ---- Flow events ------------------------------------------------------------------
 // Decoding is pure; opening a reader loads koffi and libbpf.
 export * from "./events/index.js";
+
+// ---- Endpoint policy enforcement ----------------------------------------------------
+// tc programs on each endpoint's veth and the control plane that writes their maps.
+export * from "./endpoint/index.js";

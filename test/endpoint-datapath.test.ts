@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { describe, it, before, after, type TestContext } from "node:test";
 import { testRun } from "../src/bpf/index.js";
 import { createCluster, type Cluster } from "../src/index.js";
-import { openEndpointDatapath, MapFullError, type EndpointDatapath } from "../src/endpoint/index.js";
+import { openEndpointDatapath, MapFullError, type EndpointCounters, type EndpointDatapath } from "../src/endpoint/index.js";
 import { TCP_FLAGS } from "./fixtures/bpf/packets.js";
 import { frame, skbContext, TC_ACT, type Flow } from "./support/endpoint-packets.js";
 import { requireBpf } from "./support/privileges.js";
@@ -142,14 +142,14 @@ describe("tc endpoint policy: packet fixtures", () => {
     if (!d) return;
     for (const row of ROWS) {
       assert.equal(engineReason(row), row.reason, `${row.name}: the table disagrees with verdict()`);
-      const before = d.counters().drops;
+      const dropsBefore: EndpointCounters["drops"] = d.counters().drops;
       const retval = run(d, row.endpoint, row.direction, { ...row.flow, sport: sport++ });
       const deny = row.reason === "policy-deny" || row.reason === "default-deny";
       assert.equal(retval, deny ? TC_ACT.SHOT : TC_ACT.OK, row.name);
-      const after = d.counters().drops;
+      const dropsAfter: EndpointCounters["drops"] = d.counters().drops;
       for (const name of ["POLICY_DENY", "DEFAULT_DENY"] as const) {
         const expected = deny && DROP_OF[row.reason as keyof typeof DROP_OF] === name ? 1n : 0n;
-        assert.equal(after[name].packets - before[name].packets, expected, `${row.name}: ${name} counter`);
+        assert.equal(dropsAfter[name].packets - dropsBefore[name].packets, expected, `${row.name}: ${name} counter`);
       }
     }
   });
@@ -160,14 +160,14 @@ describe("tc endpoint policy: packet fixtures", () => {
     const web = cluster.identityOf("prod/web")!;
     const client = cluster.identityOf("prod/client")!;
     const find = () => d.counters(web).policy.find((c) => c.entry.identity === client && c.entry.direction === "ingress" && c.entry.protocol === 6 && c.entry.port === 80 && c.entry.prefixLength === 24);
-    const before = find();
-    assert.ok(before, "the client's port-80 entry is held");
+    const first = find();
+    assert.ok(first, "the client's port-80 entry is held");
     const data = frame({ src: v4("client"), dst: v4("web"), protocol: "TCP", dport: 80, sport: 50001, flags: TCP_FLAGS.SYN });
     d.registerEndpoint(1, web);
     for (let i = 0; i < 3; i++) assert.equal(testRun(d.toEndpoint, { data, ctxIn: skbContext(1) }).retval, TC_ACT.OK);
-    const after = find()!;
-    assert.equal(after.packets - before.packets, 3n);
-    assert.equal(after.bytes - before.bytes, BigInt(3 * data.length));
+    const later = find()!;
+    assert.equal(later.packets - first!.packets, 3n);
+    assert.equal(later.bytes - first!.bytes, BigInt(3 * data.length));
   });
 
   it("a reply of an allowed connection passes where policy alone would drop it; RST closes the entry", async (t) => {

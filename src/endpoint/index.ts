@@ -12,5 +12,6 @@ export type { EndpointDatapathOptions, PolicySource, ApplyResult, EndpointAttach
 export { MapFullError } from "./errors.js";
 export type { PacketCount, PolicyEntryCounter, EndpointDropReason } from "./counters.js";
 export type { HeldPolicyEntry } from "./state.js";
+export type { EndpointMaps } from "./maps.js";
 export type { ConntrackEntry, PolicyKey } from "./layouts.js";
-export { ENDPOINT_LAYOUTS, WP_PREC, WP_DIR, WP_IDENTITY_WORLD } from "./layouts.js";
+export { WP_PREC, WP_IDENTITY_WORLD } from "./layouts.js";

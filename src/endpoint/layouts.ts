@@ -26,7 +26,18 @@ const HOST_LE = endianness() === "LE";
 export const WP_DIR = { INGRESS: 0, EGRESS: 1 } as const;
 
 /** `WP_PREC_*`: precedence of a policy entry (the resolver's levels). */
-export const WP_PREC = { NONE: 0, NOT_ENFORCED: 1, ALLOW_PROXY: 2, ALLOW: 3, DENY: 4 } as const;
+export const WP_PREC = {
+  /** No entry: default deny (never written). */
+  NONE: 0,
+  /** The direction is not enforced: allowed unless denied. */
+  NOT_ENFORCED: 1,
+  /** Allowed, for the L7 proxy (the datapath forwards it as allowed). */
+  ALLOW_PROXY: 2,
+  /** Allowed. */
+  ALLOW: 3,
+  /** Explicit deny: wins over every allow. */
+  DENY: 4,
+} as const;
 
 /** `WP_POLICY_PREFIX_BASE`: bits of subject, peer and direction in a policy key. */
 export const WP_POLICY_PREFIX_BASE = 72;
