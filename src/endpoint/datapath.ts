@@ -13,17 +13,28 @@
  * ipcache before its identity's entries go. When the writes would not fit
  * a full map before the deletes free room, deletes go first.
  *
- * Maps are pinned by name under `pinRoot` (default
- * /sys/fs/bpf/wasmplane-endpoints, apart from the load balancer's, whose
- * object may be built with other sizes) and read back on open, so a
- * restarted control plane knows what the datapath holds.
+ * Maps are pinned by name under `pinRoot` and read back on open, so a
+ * restarted control plane knows what the datapath holds. Two ways to pin:
+ *
+ *   - `loadBalancer: datapath` (src/lb's Datapath): the object is loaded on
+ *     the load balancer's pin root with its knobs (lb/nat.ts,
+ *     loadWithDatapath), so service translation reads the very services,
+ *     backends, Maglev tables and flow LRU that the load balancer's control
+ *     plane writes, and each shared map is checked to be the same kernel
+ *     map. The endpoint's own maps are pinned next to them.
+ *   - otherwise /sys/fs/bpf/wasmplane-endpoints (or `pinRoot`): a root of
+ *     its own, with service maps of its own that nothing writes, so no
+ *     ClusterIP is translated. Policy alone.
  *
  * @module
  */
-import { resolve } from "node:path";
+import { existsSync, unlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { attachTc, interfaceIndex, type TcAttachment } from "../bpf/attach.js";
 import { loadObject, type BpfObject, type BpfProgram } from "../bpf/object.js";
 import { InvalidInputError } from "../errors.js";
+import { LB_MAP_NAMES, type Datapath } from "../lb/datapath.js";
+import { loadWithDatapath } from "../lb/nat.js";
 import { formatIp } from "../net/ip.js";
 import type { IpcacheEntry, PolicyDelta } from "../policy/delta.js";
 import type { PolicyEngine } from "../policy/engine.js";
@@ -31,12 +42,13 @@ import type { PolicyMapEntry, SubjectDelta } from "../policy/resolver-host.js";
 import { readDropCounters, readPolicyCounters, type EndpointDropReason, type PacketCount, type PolicyEntryCounter } from "./counters.js";
 import { MapFullError } from "./errors.js";
 import {
-  decodeConntrack, decodeIdentityValue, decodePolicyKey, decodePolicyValue, encodeIdentityValue, u32Key,
+  decodeConntrack, decodeIdentityValue, decodeIpcachePrefix, decodePolicyKey, decodePolicyValue, encodeIdentityValue, u32Key,
   WP_FAMILY, WP_IPCACHE_PREFIX_BASE, WP_PREC, type ConntrackEntry,
 } from "./layouts.js";
 import { endpointMaps, type EndpointMaps } from "./maps.js";
 import { locateEndpointObject } from "./object-file.js";
 import { PolicyState, type HeldPolicyEntry, type Plan } from "./state.js";
+import { writePlan } from "./write.js";
 
 /** Where the endpoint datapath pins its maps by default. */
 export const DEFAULT_ENDPOINT_PIN_ROOT = "/sys/fs/bpf/wasmplane-endpoints";
@@ -53,6 +65,16 @@ export interface EndpointDatapathOptions {
   pinRoot?: string;
   /** false: pin nothing (fresh maps on every open; for tests). Default true. */
   pin?: boolean;
+  /**
+   * The load balancer (src/lb `openDatapath`) whose services pods reach
+   * through ClusterIP translation: the object is loaded on its pin root
+   * with its knobs and built for its table size, and every map it shares
+   * with it (services, backends, tables, flow LRU, counters) is checked to
+   * be the load balancer's own. Excludes `pinRoot` (other than the load
+   * balancer's) and `pin: false`. Default: none (a pin root of its own; no
+   * service is translated).
+   */
+  loadBalancer?: Datapath;
 }
 
 /** Where policy comes from: an engine, and (a cluster has one) the full ipcache. */
@@ -137,6 +159,7 @@ export class EndpointDatapath {
     this.pinRoot = pinRoot;
     this.#state = new PolicyState(maps.policy.maxEntries, maps.ipcache.maxEntries);
     this.#restore();
+    this.#apply(this.#state.plan([])); // the hashes in front of the tries, repaired if they differ
   }
 
   /** The program for tc ingress of a host-side veth (the endpoint's egress). */
@@ -156,6 +179,7 @@ export class EndpointDatapath {
     }
     this.#state.restoreFreeSlots();
     for (const [key, value] of this.maps.ipcache.entries()) this.#state.ipcache.set(prefixOf(key), decodeIdentityValue(value));
+    this.#state.restoreExact(this.maps.policyExact.entries(), [...this.maps.ipcacheExact.entries()].map(([k, v]) => [decodeIpcachePrefix(k), decodeIdentityValue(v)]));
     for (const [key, value] of this.maps.endpoints.entries()) {
       this.#endpoints.set(new DataView(key.buffer).getUint32(0, true), decodeIdentityValue(value));
     }
@@ -300,54 +324,11 @@ export class EndpointDatapath {
   }
 
   #apply(plan: Plan): ApplyResult {
-    const m = this.maps;
-    const steps = {
-      zero: () => {
-        if (plan.zeroSlots.length === 0) return;
-        const keys = new Uint8Array(plan.zeroSlots.length * 4);
-        plan.zeroSlots.forEach((s, i) => keys.set(u32Key(s), i * 4));
-        m.policyCounters.updateBatch(keys, new Uint8Array(plan.zeroSlots.length * m.policyCounters.valueBytes));
-      },
-      policyWrites: () => {
-        if (plan.policyWrites.length === 0) return;
-        const ks = m.policy.keySize;
-        const vs = m.policy.valueSize;
-        const keys = new Uint8Array(plan.policyWrites.length * ks);
-        const values = new Uint8Array(plan.policyWrites.length * vs);
-        plan.policyWrites.forEach((w, i) => {
-          keys.set(w.key, i * ks);
-          values.set(w.value, i * vs);
-        });
-        m.policy.updateBatch(keys, values);
-      },
-      ipcacheWrites: () => {
-        for (const w of plan.ipcacheWrites) m.ipcache.update(w.key, encodeIdentityValue(w.identity));
-      },
-      ipcacheDeletes: () => {
-        for (const d of plan.ipcacheDeletes) m.ipcache.delete(d.key);
-      },
-      policyDeletes: () => {
-        for (const d of plan.policyDeletes) m.policy.delete(d.key);
-      },
-    };
     try {
-      if (plan.deletesFirst) {
-        steps.ipcacheDeletes();
-        steps.policyDeletes();
-        steps.zero();
-        steps.policyWrites();
-        steps.ipcacheWrites();
-      } else {
-        steps.zero();
-        steps.policyWrites();
-        steps.ipcacheWrites();
-        steps.ipcacheDeletes();
-        steps.policyDeletes();
-      }
+      writePlan(this.maps, plan);
     } catch (error) {
       // The kernel refused part of the plan: learn what the maps hold now.
-      this.#state.entries.clear();
-      this.#state.ipcache.clear();
+      this.#state.clear();
       this.#restore();
       throw error;
     }
@@ -372,6 +353,27 @@ export class EndpointDatapath {
     return [...this.maps.conntrack.entries()].map(([k, v]) => decodeConntrack(k, v));
   }
 
+  /**
+   * Removes the pins of the maps only the endpoint object has (policy,
+   * ipcache, endpoints, conntrack, reverse NAT, flow events; not the load
+   * balancer's maps, even in a root of its own: `unpinDatapath(pinRoot)`
+   * of src/lb removes those and the emptied directory). The maps live on
+   * while this object or an attached program holds them. Returns the names
+   * unpinned; nothing when not pinned.
+   */
+  unpin(): string[] {
+    if (this.pinRoot === undefined) return [];
+    const removed: string[] = [];
+    for (const name of this.object.maps.keys()) {
+      if (LB_MAP_NAMES.includes(name) || name.includes(".")) continue;
+      const path = join(this.pinRoot, name);
+      if (!existsSync(path)) continue;
+      unlinkSync(path);
+      removed.push(name);
+    }
+    return removed;
+  }
+
   /** Closes the object. Pinned maps and attached programs stay in the kernel. */
   close(): void {
     this.object.close();
@@ -380,18 +382,28 @@ export class EndpointDatapath {
 
 /**
  * Loads the endpoint policy programs and their maps (reusing pinned maps)
- * and reads back what the maps hold.
+ * and reads back what the maps hold. With `loadBalancer`, on that load
+ * balancer's pin root and maps (see {@link EndpointDatapathOptions.loadBalancer}).
  *
- * @throws {@link InvalidInputError} when no object is given and none can be built.
+ * @throws {@link InvalidInputError} when no object is given and none can be built,
+ *   or `loadBalancer` comes with `pin: false` or another `pinRoot`.
  * @throws {@link KernelFeatureError} when libbpf, a bpffs or clang is missing.
  * @throws {@link BpfLoadError} when the verifier refuses a program or a pinned map has another shape.
- * @throws {@link LayoutMismatchError} when the object's maps differ from abi.h.
+ * @throws {@link LayoutMismatchError} when the object's maps differ from abi.h,
+ *   or a map shared with `loadBalancer` is not the load balancer's.
  */
 export async function openEndpointDatapath(options: EndpointDatapathOptions = {}): Promise<EndpointDatapath> {
-  const path = await locateEndpointObject(options.object);
+  const lb = options.loadBalancer;
+  if (lb !== undefined) {
+    if (options.pin === false) throw new InvalidInputError("pin", false, "cannot be false with loadBalancer: the maps are shared through the load balancer's pins");
+    if (options.pinRoot !== undefined && resolve(options.pinRoot) !== resolve(lb.pinRoot)) {
+      throw new InvalidInputError("pinRoot", options.pinRoot, `must be the load balancer's (${lb.pinRoot}) or left out`);
+    }
+  }
+  const path = await locateEndpointObject(options.object, lb?.tableSize);
   const pin = options.pin ?? true;
-  const pinRoot = pin ? resolve(options.pinRoot ?? DEFAULT_ENDPOINT_PIN_ROOT) : undefined;
-  const object = await loadObject(path, pin ? { pinRoot } : { pin: false });
+  const pinRoot = lb ? resolve(lb.pinRoot) : pin ? resolve(options.pinRoot ?? DEFAULT_ENDPOINT_PIN_ROOT) : undefined;
+  const object = lb ? await loadWithDatapath(path, lb) : await loadObject(path, pin ? { pinRoot } : { pin: false });
   try {
     return new EndpointDatapath(object, endpointMaps(object), pinRoot);
   } catch (error) {
