@@ -58,3 +58,7 @@ export * from "./events/index.js";
 // ---- Endpoint policy enforcement ----------------------------------------------------
 // tc programs on each endpoint's veth and the control plane that writes their maps.
 export * from "./endpoint/index.js";
+
+// ---- Kubernetes state ---------------------------------------------------------------
+// A folder of Kubernetes objects → the load balancer's services, identities, policy maps, ipcache.
+export * from "./state/index.js";
