@@ -18,6 +18,7 @@ import { endianness } from "node:os";
 import type { StructLayout } from "../bpf/btf-layout.js";
 import { InvalidInputError } from "../errors.js";
 import type { CidrPrefix } from "../identity/cidr.js";
+import { formatIp } from "../net/ip.js";
 import type { PolicyMapEntry } from "../policy/resolver-host.js";
 
 const HOST_LE = endianness() === "LE";
@@ -41,6 +42,13 @@ export const WP_PREC = {
 
 /** `WP_POLICY_PREFIX_BASE`: bits of subject, peer and direction in a policy key. */
 export const WP_POLICY_PREFIX_BASE = 72;
+/** `WP_POLICY_PREFIX_FULL`: bits of a whole policy key (prefix 24 over protocol and port). */
+export const WP_POLICY_PREFIX_FULL = 96;
+/** `WP_POLICY_F_*`: flags of a wp_policy_exact value. */
+export const WP_POLICY_F = {
+  /** At a group's prefix-0 key: the group has entries of prefix 1..23, ask the trie. */
+  TRIE: 0x01,
+} as const;
 /** `WP_IPCACHE_PREFIX_BASE`: bits of family and padding in an ipcache key. */
 export const WP_IPCACHE_PREFIX_BASE = 32;
 /** `WP_IDENTITY_WORLD`: the identity of an address the ipcache does not know. */
@@ -184,6 +192,28 @@ export function encodePolicyValue(precedence: number, counter: number, into: Uin
   return into;
 }
 
+/**
+ * The wp_policy_exact marker of a group that has entries of prefix 1..23:
+ * precedence 0, flags {@link WP_POLICY_F}.TRIE, counter 0.
+ */
+export function encodePolicyTrieMarker(into: Uint8Array = new Uint8Array(L.wp_policy_value.size)): Uint8Array {
+  into.fill(0, 0, L.wp_policy_value.size);
+  into[L.wp_policy_value.fields.flags.offset] = WP_POLICY_F.TRIE;
+  return into;
+}
+
+/**
+ * The prefix-0 key of the group (subject, peer, direction) that `key` (a
+ * wp_policy key) belongs to: prefix length {@link WP_POLICY_PREFIX_BASE},
+ * protocol and port zero.
+ */
+export function policyGroupKey(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(L.wp_policy_key.size);
+  out.set(key.subarray(0, L.wp_policy_key.fields.protocol.offset));
+  view(out).setUint32(L.wp_policy_key.fields.prefixlen.offset, WP_POLICY_PREFIX_BASE, HOST_LE);
+  return out;
+}
+
 /** Reads a wp_policy value. */
 export function decodePolicyValue(bytes: Uint8Array): { precedence: number; counter: number } {
   return { precedence: bytes[0]!, counter: view(bytes).getUint32(L.wp_policy_value.fields.counter.offset, HOST_LE) };
@@ -199,6 +229,22 @@ export function encodeIpcacheKey(prefix: CidrPrefix, into: Uint8Array = new Uint
   addr.set(prefix.bytes);
   maskFrom(addr, prefix.bits);
   return into;
+}
+
+/** The prefix of a wp_ipcache key, as text (`10.1.0.0/16`, `fd00::1/128`). */
+export function decodeIpcachePrefix(key: Uint8Array): string {
+  const f = L.wp_ipcache_key.fields;
+  const bits = view(key).getUint32(f.prefixlen.offset, HOST_LE) - WP_IPCACHE_PREFIX_BASE;
+  const v6 = key[f.family.offset] === WP_FAMILY.IPV6;
+  const addr = key.slice(f.addr.offset, f.addr.offset + (v6 ? 16 : 4));
+  return `${formatIp(v6 ? { family: 6, bytes: addr } : { family: 4, bytes: addr })}/${bits}`;
+}
+
+/** Whether a wp_ipcache key is of full length (/32 for IPv4, /128 for IPv6): one that wp_ipcache_exact holds too. */
+export function isFullLengthIpcacheKey(key: Uint8Array): boolean {
+  const f = L.wp_ipcache_key.fields;
+  const bits = view(key).getUint32(f.prefixlen.offset, HOST_LE) - WP_IPCACHE_PREFIX_BASE;
+  return bits === (key[f.family.offset] === WP_FAMILY.IPV6 ? 128 : 32);
 }
 
 /** Writes a wp_ipcache value (or a wp_endpoint_value: same shape): an identity, flags 0. */

@@ -15,8 +15,12 @@ import { ENDPOINT_LAYOUTS as L } from "./layouts.js";
 export interface EndpointMaps {
   /** wp_ipcache: prefix → identity (LPM trie). */
   ipcache: BpfMap;
+  /** wp_ipcache_exact: the full-length prefixes of wp_ipcache (hash, consulted first). */
+  ipcacheExact: BpfMap;
   /** wp_policy: (subject, peer, direction, protocol, port) → precedence and counter slot (LPM trie). */
   policy: BpfMap;
+  /** wp_policy_exact: what of wp_policy a hash can answer (abi.h), consulted first. */
+  policyExact: BpfMap;
   /** wp_policy_counters: per-CPU packets and bytes per counter slot. */
   policyCounters: BpfMap;
   /** wp_endpoints: ifindex → identity. */
@@ -30,7 +34,9 @@ export interface EndpointMaps {
 const COUNTER = 16;
 const SHAPES: Record<keyof EndpointMaps, { name: string; key: number; value: number }> = {
   ipcache: { name: "wp_ipcache", key: L.wp_ipcache_key.size, value: L.wp_ipcache_value.size },
+  ipcacheExact: { name: "wp_ipcache_exact", key: L.wp_ipcache_key.size, value: L.wp_ipcache_value.size },
   policy: { name: "wp_policy", key: L.wp_policy_key.size, value: L.wp_policy_value.size },
+  policyExact: { name: "wp_policy_exact", key: L.wp_policy_key.size, value: L.wp_policy_value.size },
   policyCounters: { name: "wp_policy_counters", key: 4, value: COUNTER },
   endpoints: { name: "wp_endpoints", key: 4, value: L.wp_endpoint_value.size },
   conntrack: { name: "wp_conntrack", key: L.wp_ct_key.size, value: L.wp_ct_value.size },
@@ -59,6 +65,11 @@ export function endpointMaps(object: BpfObject): EndpointMaps {
   }
   if (object.maps.get("wp_policy_counters")?.maxEntries !== object.maps.get("wp_policy")?.maxEntries) {
     problems.push("wp_policy_counters must have as many slots as wp_policy has entries");
+  }
+  for (const [hash, trie] of [["wp_policy_exact", "wp_policy"], ["wp_ipcache_exact", "wp_ipcache"]] as const) {
+    if (object.maps.get(hash) && object.maps.get(hash)?.maxEntries !== object.maps.get(trie)?.maxEntries) {
+      problems.push(`${hash} must have as many entries as ${trie}`);
+    }
   }
   if (problems.length) throw new LayoutMismatchError(`maps of ${object.path}`, problems);
   return out;

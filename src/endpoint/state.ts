@@ -12,6 +12,21 @@
  * precedence is not written again; a changed precedence keeps its counter
  * slot; only keys that appear get a new (zeroed) slot.
  *
+ * The hashes in front of the tries (abi.h: wp_policy_exact,
+ * wp_ipcache_exact) are derived in the same plan. wp_ipcache_exact holds
+ * the full-length prefixes of wp_ipcache. wp_policy_exact is recomputed
+ * for each group (subject, peer or 0, direction) the plan touches, from
+ * the group's entries as they will be:
+ *
+ *   entries of prefix 24 ──────────────────────────▶ same key, same value
+ *   any entry of prefix 1..23 ─────────────────────▶ group key: WP_POLICY_F_TRIE marker
+ *   otherwise, the prefix-0 entry (when there is one) ─▶ group key: same value
+ *
+ * and only what differs from what the hash holds is written or deleted.
+ * After a restart (or a refused write) the first plan recomputes every
+ * group, so hashes written by an older program, or not at all, are
+ * repaired before they decide a packet.
+ *
  * @module
  */
 import { parseCidr } from "../identity/cidr.js";
@@ -19,7 +34,9 @@ import type { PolicyMapEntry, SubjectDelta } from "../policy/resolver-host.js";
 import type { IpcacheEntry } from "../policy/delta.js";
 import { InvalidInputError } from "../errors.js";
 import { MapFullError } from "./errors.js";
-import { encodeIpcacheKey, encodePolicyKey, encodePolicyValue } from "./layouts.js";
+import {
+  encodeIpcacheKey, encodePolicyKey, encodePolicyTrieMarker, encodePolicyValue, isFullLengthIpcacheKey, policyGroupKey,
+} from "./layouts.js";
 
 /** A policy entry as the datapath holds it. */
 export interface HeldPolicyEntry {
@@ -45,14 +62,46 @@ export interface Plan {
   readonly ipcacheWrites: Array<{ key: Uint8Array; prefix: string; identity: number }>;
   /** wp_ipcache deletes. */
   readonly ipcacheDeletes: Array<{ key: Uint8Array; prefix: string }>;
+  /** wp_policy_exact writes (after the wp_policy writes). */
+  readonly exactWrites: Array<{ key: Uint8Array; value: Uint8Array }>;
+  /** wp_policy_exact deletes (before the wp_policy deletes). */
+  readonly exactDeletes: Array<{ key: Uint8Array }>;
+  /** wp_ipcache_exact writes (after the wp_ipcache writes). */
+  readonly ipcacheExactWrites: Array<{ key: Uint8Array; prefix: string; identity: number }>;
+  /** wp_ipcache_exact deletes (before the wp_ipcache deletes). */
+  readonly ipcacheExactDeletes: Array<{ key: Uint8Array; prefix: string }>;
   /**
    * Deletes before writes: only when writing first would overflow a map at
    * the peak (entries are then briefly missing rather than in excess).
    */
   readonly deletesFirst: boolean;
+  /** The plan recomputed every group of wp_policy_exact and all of wp_ipcache_exact. */
+  readonly reconciled: boolean;
+}
+
+/** An entry of one of the hashes, as held. */
+interface HeldExact {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+/** The group of a wp_policy key: subject, peer and direction (bytes 4..12), as hex. */
+const groupOf = (key: Uint8Array): string => hex(key.subarray(4, 13));
+const PREFIX_EXACT = 24;
+
+function addTo(index: Map<string, Set<string>>, group: string, id: string): void {
+  let set = index.get(group);
+  if (!set) index.set(group, (set = new Set()));
+  set.add(id);
+}
+
+function removeFrom(index: Map<string, Set<string>>, group: string, id: string): void {
+  const set = index.get(group);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) index.delete(group);
+}
 
 /** Bookkeeping of wp_policy, wp_policy_counters and wp_ipcache contents. */
 export class PolicyState {
@@ -60,8 +109,18 @@ export class PolicyState {
   readonly entries = new Map<string, HeldPolicyEntry>();
   /** Held ipcache prefixes (canonical text) and their identities. */
   readonly ipcache = new Map<string, number>();
+  /** Held wp_policy_exact contents by encoded key (hex). */
+  readonly exact = new Map<string, HeldExact>();
+  /** Held wp_ipcache_exact prefixes and their identities. */
+  readonly ipcacheExact = new Map<string, number>();
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
+  /** Held entry keys (hex) by group. */
+  private readonly entriesByGroup = new Map<string, Set<string>>();
+  /** Held wp_policy_exact keys (hex) by group. */
+  private readonly exactByGroup = new Map<string, Set<string>>();
+  /** The next plan recomputes both hashes whole. */
+  private reconcile = false;
 
   constructor(
     /** max_entries of wp_policy (and of wp_policy_counters). */
@@ -84,8 +143,36 @@ export class PolicyState {
 
   /** Records an entry read back from a pinned map (restart). */
   restoreEntry(held: HeldPolicyEntry): void {
-    this.entries.set(hex(held.key), held);
+    const id = hex(held.key);
+    this.entries.set(id, held);
+    addTo(this.entriesByGroup, groupOf(held.key), id);
     this.nextSlot = Math.max(this.nextSlot, held.slot + 1);
+  }
+
+  /**
+   * Records what wp_policy_exact and wp_ipcache_exact hold (restart). The
+   * next plan compares both with what the tries call for, whole.
+   */
+  restoreExact(policy: Iterable<[Uint8Array, Uint8Array]>, ipcache: Iterable<[string, number]>): void {
+    for (const [key, value] of policy) {
+      const id = hex(key);
+      this.exact.set(id, { key, value });
+      addTo(this.exactByGroup, groupOf(key), id);
+    }
+    for (const [prefix, identity] of ipcache) this.ipcacheExact.set(prefix, identity);
+    this.reconcile = true;
+  }
+
+  /** Forgets everything held (before reading the maps back). */
+  clear(): void {
+    this.entries.clear();
+    this.ipcache.clear();
+    this.exact.clear();
+    this.ipcacheExact.clear();
+    this.entriesByGroup.clear();
+    this.exactByGroup.clear();
+    this.freeSlots.length = 0;
+    this.nextSlot = 0;
   }
 
   /** After restoring entries: slots below the highest in use that nobody holds become free. */
@@ -184,7 +271,86 @@ export class PolicyState {
       const held: HeldPolicyEntry = { subject: p.subject, entry: p.entry, key: p.key, slot };
       return { key: p.key, value: encodePolicyValue(p.entry.precedence, slot), held };
     });
-    return { zeroSlots, policyWrites, policyDeletes, ipcacheWrites, ipcacheDeletes, deletesFirst };
+
+    const reconciled = this.reconcile;
+    const { exactWrites, exactDeletes } = this.planExact(policyWrites, policyDeletes, reconciled);
+    const exactPeak = this.exact.size + exactWrites.filter((w) => !this.exact.has(hex(w.key))).length;
+    if (exactPeak - exactDeletes.length > this.policyCapacity) {
+      throw new MapFullError("wp_policy_exact", exactPeak - exactDeletes.length, this.policyCapacity, "policy update");
+    }
+    const { ipcacheExactWrites, ipcacheExactDeletes } = this.planIpcacheExact(ipcacheWrites, ipcacheDeletes, reconciled);
+    return {
+      zeroSlots, policyWrites, policyDeletes, ipcacheWrites, ipcacheDeletes,
+      exactWrites, exactDeletes, ipcacheExactWrites, ipcacheExactDeletes,
+      deletesFirst: deletesFirst || exactPeak > this.policyCapacity, reconciled,
+    };
+  }
+
+  /** What wp_policy_exact must hold for `group`, given its entries. */
+  private exactOf(entries: Iterable<HeldPolicyEntry>): Map<string, HeldExact> {
+    const out = new Map<string, HeldExact>();
+    let groupKey: Uint8Array | undefined;
+    let l3: HeldPolicyEntry | undefined;
+    let trie = false;
+    for (const e of entries) {
+      groupKey ??= policyGroupKey(e.key);
+      const bits = e.entry.prefixLength;
+      if (bits === PREFIX_EXACT) out.set(hex(e.key), { key: e.key, value: encodePolicyValue(e.entry.precedence, e.slot) });
+      else if (bits === 0) l3 = e;
+      else trie = true;
+    }
+    if (groupKey && trie) out.set(hex(groupKey), { key: groupKey, value: encodePolicyTrieMarker() });
+    else if (groupKey && l3) out.set(hex(groupKey), { key: groupKey, value: encodePolicyValue(l3.entry.precedence, l3.slot) });
+    return out;
+  }
+
+  /** wp_policy_exact writes and deletes for the groups a plan touches (every group when reconciling). */
+  private planExact(writes: Plan["policyWrites"], deletes: Plan["policyDeletes"], all: boolean): Pick<Plan, "exactWrites" | "exactDeletes"> {
+    const written = new Map<string, Map<string, HeldPolicyEntry>>();
+    const deleted = new Map<string, Set<string>>();
+    for (const w of writes) {
+      const g = groupOf(w.key);
+      if (!written.has(g)) written.set(g, new Map());
+      written.get(g)!.set(hex(w.key), w.held);
+    }
+    for (const d of deletes) addTo(deleted, groupOf(d.key), d.id);
+    const groups = new Set<string>([...written.keys(), ...deleted.keys()]);
+    if (all) {
+      for (const g of this.entriesByGroup.keys()) groups.add(g);
+      for (const g of this.exactByGroup.keys()) groups.add(g);
+    }
+    const exactWrites: Plan["exactWrites"] = [];
+    const exactDeletes: Plan["exactDeletes"] = [];
+    for (const g of groups) {
+      const after = new Map<string, HeldPolicyEntry>();
+      for (const id of this.entriesByGroup.get(g) ?? []) if (!deleted.get(g)?.has(id)) after.set(id, this.entries.get(id)!);
+      for (const [id, held] of written.get(g) ?? []) after.set(id, held);
+      const want = this.exactOf(after.values());
+      for (const [id, w] of want) {
+        const have = this.exact.get(id);
+        if (!have || Buffer.compare(have.value, w.value) !== 0) exactWrites.push(w);
+      }
+      for (const id of this.exactByGroup.get(g) ?? []) if (!want.has(id)) exactDeletes.push({ key: this.exact.get(id)!.key });
+    }
+    return { exactWrites, exactDeletes };
+  }
+
+  /** wp_ipcache_exact writes and deletes: the full-length prefixes of the ipcache changes (of the whole ipcache when reconciling). */
+  private planIpcacheExact(writes: Plan["ipcacheWrites"], deletes: Plan["ipcacheDeletes"], all: boolean): Pick<Plan, "ipcacheExactWrites" | "ipcacheExactDeletes"> {
+    const ipcacheExactWrites: Plan["ipcacheExactWrites"] = writes.filter((w) => isFullLengthIpcacheKey(w.key));
+    const ipcacheExactDeletes: Plan["ipcacheExactDeletes"] = deletes.filter((d) => isFullLengthIpcacheKey(d.key) && this.ipcacheExact.has(d.prefix));
+    if (!all) return { ipcacheExactWrites, ipcacheExactDeletes };
+    const touched = new Set([...writes.map((w) => w.prefix), ...deletes.map((d) => d.prefix)]);
+    for (const [prefix, identity] of this.ipcache) {
+      if (touched.has(prefix)) continue;
+      const key = encodeIpcacheKey(parseCidr(prefix));
+      if (isFullLengthIpcacheKey(key) && this.ipcacheExact.get(prefix) !== identity) ipcacheExactWrites.push({ key, prefix, identity });
+    }
+    for (const prefix of this.ipcacheExact.keys()) {
+      if (touched.has(prefix) || this.ipcache.has(prefix)) continue;
+      ipcacheExactDeletes.push({ key: encodeIpcacheKey(parseCidr(prefix)), prefix });
+    }
+    return { ipcacheExactWrites, ipcacheExactDeletes };
   }
 
   /**
@@ -210,6 +376,7 @@ export class PolicyState {
   commit(plan: Plan): void {
     for (const d of plan.policyDeletes) {
       this.entries.delete(d.id);
+      removeFrom(this.entriesByGroup, groupOf(d.key), d.id);
       this.freeSlots.push(d.slot);
     }
     for (const w of plan.policyWrites) {
@@ -220,8 +387,22 @@ export class PolicyState {
         this.nextSlot = Math.max(this.nextSlot, w.held.slot + 1);
       }
       this.entries.set(id, w.held);
+      addTo(this.entriesByGroup, groupOf(w.key), id);
+    }
+    for (const d of plan.exactDeletes) {
+      const id = hex(d.key);
+      this.exact.delete(id);
+      removeFrom(this.exactByGroup, groupOf(d.key), id);
+    }
+    for (const w of plan.exactWrites) {
+      const id = hex(w.key);
+      this.exact.set(id, w);
+      addTo(this.exactByGroup, groupOf(w.key), id);
     }
     for (const d of plan.ipcacheDeletes) this.ipcache.delete(d.prefix);
     for (const w of plan.ipcacheWrites) this.ipcache.set(w.prefix, w.identity);
+    for (const d of plan.ipcacheExactDeletes) this.ipcacheExact.delete(d.prefix);
+    for (const w of plan.ipcacheExactWrites) this.ipcacheExact.set(w.prefix, w.identity);
+    if (plan.reconciled) this.reconcile = false;
   }
 }

@@ -526,6 +526,10 @@ _Static_assert(__builtin_offsetof(struct wp_flow_event, reason) == 64, "wp_flow_
  *  +-------+-------+
  *
  * An address no prefix covers is WP_IDENTITY_WORLD.
+ *
+ * wp_ipcache_exact (BPF_MAP_TYPE_HASH, same key and value): every prefix
+ * of full length (/32, /128) of wp_ipcache, with the same bytes. The
+ * programs look there first; a hit is the longest match there can be.
  */
 #define WP_IPCACHE_PREFIX_BASE		32	/* bits of family + pad */
 
@@ -560,7 +564,8 @@ struct wp_ipcache_value {
  *  | prec  | flags | pad[2]| counter       |     value, 8 bytes
  *  +-------+-------+-------+---------------+
  *  prec: WP_PREC_*; counter: this entry's slot in wp_policy_counters
- *  (chosen by the control plane, < WASMPLANE_POLICY_MAP_SIZE).
+ *  (chosen by the control plane, < WASMPLANE_POLICY_MAP_SIZE); flags:
+ *  WP_POLICY_F_* in wp_policy_exact, 0 in wp_policy.
  *
  * Lookup: the longest prefix for (subject, peer) and for (subject, 0);
  * the higher precedence wins; no entry at all is default deny. The
@@ -580,6 +585,22 @@ struct wp_ipcache_value {
  * one large max_entries costs nothing until used. Subjects, not
  * interfaces, own entries: pods of one identity share its entries.
  */
+/*
+ * wp_policy_exact (BPF_MAP_TYPE_HASH, same key and value): what of
+ * wp_policy a hash can answer, per group (subject, peer or 0, direction):
+ *
+ *   - every entry of prefix 24 (one protocol, one port), same bytes;
+ *   - at the group's prefix-0 key (prefixlen WP_POLICY_PREFIX_BASE,
+ *     protocol and port 0): when the group has entries of prefix 1..23, a
+ *     marker {prec 0, flags WP_POLICY_F_TRIE, counter 0} (ask the trie);
+ *     otherwise its prefix-0 entry, same bytes, if it has one.
+ *
+ * A miss at prefix 24 then at prefix 0 means the group has no entry that
+ * covers the packet. The marker replaces at least one trie entry the hash
+ * leaves out, so the hash never holds more than wp_policy.
+ */
+#define WP_POLICY_F_TRIE	0x01	/* wp_policy_exact marker: the group's answer is in the trie */
+
 #define WP_POLICY_PREFIX_BASE		72	/* bits of subject, peer, dir */
 #define WP_POLICY_PREFIX_FULL		96	/* + protocol (8) + port (16) */
 
