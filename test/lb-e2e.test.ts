@@ -287,7 +287,7 @@ async function setUp(): Promise<void> {
   const l = lab;
 
   // Default build: the control plane writes the flow-hash seeds into the program at load time.
-  const [lbObject] = buildBpf({ outDir: join(work, "lb") });
+  const [lbObject] = buildBpf({ outDir: join(work, "lb"), sources: [join(ROOT, "bpf", "xdp_lb.c")] });
   const [passObject] = buildBpf({ outDir: join(work, "pass"), sources: [join(SUPPORT, "xdp_pass.c")] });
   const decap = new Map<string, string>();
   for (const b of l.ns.backends) {

@@ -24,6 +24,7 @@ import { after, before, describe, it } from "node:test";
 
 import { createMaglev, decodeHashSeed, DEFAULT_TABLE_SIZE } from "../src/index.js";
 import { buildBpf } from "../scripts/build-bpf.mjs";
+import { fileURLToPath } from "node:url";
 import { flowHash, jhash, jhash2words, jhash3words, maglevSlot, type Flow, type FlowSeeds } from "./fixtures/bpf/flow-hash.js";
 import {
   crc32c, describeDifference, internetChecksum as checksum16, ethernet, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, icmpFragNeeded, icmpv4,
@@ -392,6 +393,7 @@ async function setUp(): Promise<void> {
   // bpftool pins into its own directory (pinmaps): no pin-by-name attributes.
   const [object] = buildBpf({
     outDir: join(work, "build"),
+    sources: [fileURLToPath(new URL("../bpf/xdp_lb.c", import.meta.url))],
     defines: [`WASMPLANE_JHASH0=${seeds.jhash0}u`, `WASMPLANE_JHASH1=${seeds.jhash1}u`, "WASMPLANE_PIN_MAPS=0"],
   });
   mkdirSync(lab.pins, { recursive: true });
