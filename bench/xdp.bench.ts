@@ -69,7 +69,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { cpus, loadavg, release, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildBpf } from "../scripts/build-bpf.mjs";
@@ -278,7 +278,12 @@ async function verifyLive(p: Prepared, lb: BpfObject, peer: LivePeer, lruGrowth:
   if (c.flowState === "established" && !lb.map(MAP.flows).lookup(flowKey(c.flows[0]!))) fail("the flow has no LRU entry");
   if (lruGrowth) {
     const grew = lruEntries(lb) - entriesBefore;
-    if (grew < LIVE_VERIFY_FRAMES * 0.99) fail(`${LIVE_VERIFY_FRAMES} frames added only ${grew} flow entries: not every frame was a new flow`);
+    // The kernel's LRU moves free nodes between its global list and per-CPU
+    // lists 128 at a time (LOCAL_FREE_TARGET in kernel/bpf/bpf_lru_list.c),
+    // and may recycle up to one such batch per CPU while the map still has
+    // room: allow that much, no more.
+    const slack = 128 * availableParallelism();
+    if (grew < LIVE_VERIFY_FRAMES - slack) fail(`${LIVE_VERIFY_FRAMES} frames added only ${grew} flow entries: not every frame was a new flow`);
   }
 
   peer.configure(live.noop, mode === "exact" ? "exact" : "count");
