@@ -22,6 +22,10 @@ export type Drift =
   | { kind: "service-removed"; service: string; message: string }
   | { kind: "service-changed"; service: string; changedSlots?: number; tableSize?: number; changes: string[]; message: string }
   | { kind: "file-unexpected"; file: string; message: string }
+  | { kind: "file-added"; file: string; message: string }
+  | { kind: "file-removed"; file: string; message: string }
+  | { kind: "file-missing"; file: string; message: string }
+  | { kind: "file-changed"; file: string; changes: string[]; message: string }
   | { kind: "manifest-differs"; message: string };
 
 /** Compares services one at a time as they are built, then what only the whole run shows. */

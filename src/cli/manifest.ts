@@ -41,7 +41,12 @@ export interface Manifest {
 
 /** The manifest's bytes. Objects are rebuilt field by field so key order never depends on the caller. */
 export function renderManifest(m: Manifest): string {
-  const ordered = {
+  return `${JSON.stringify(orderedManifest(m), null, 2)}\n`;
+}
+
+/** The manifest as a plain object in its fixed key order (`build` nests it in its own manifest). */
+export function orderedManifest(m: Manifest): unknown {
+  return {
     formatVersion: m.formatVersion,
     tableSize: m.tableSize,
     hashSeed: m.hashSeed,
@@ -55,12 +60,12 @@ export function renderManifest(m: Manifest): string {
       maxMinRatio: s.maxMinRatio,
     })),
   };
-  return `${JSON.stringify(ordered, null, 2)}\n`;
 }
 
 // Reading is lenient about extra fields (a newer writer may add some) and
 // strict about the ones --check compares.
-const manifestSchema = v.object({
+/** The schema of a manifest (also of `build`'s `maglev` section). */
+export const manifestSchema = v.object({
   formatVersion: v.number(),
   tableSize: v.number(),
   hashSeed: v.string(),

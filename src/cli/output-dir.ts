@@ -17,7 +17,7 @@
  * @module
  */
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { UsageError } from "./errors.js";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.js";
 import { sha256Hex } from "./table-bytes.js";
@@ -28,14 +28,20 @@ const STAGING_PREFIX = ".wasmplane-staging-";
 /** A half-built output directory that becomes the real one on {@link Staging.commit}. */
 export interface Staging {
   writeTable(file: string, bytes: Uint8Array): Promise<void>;
+  /** Writes `file` (a path under one of the staging's directories), creating its parent directories. */
+  writeFile(file: string, data: Uint8Array | string): Promise<void>;
   writeManifest(text: string): Promise<void>;
   commit(): Promise<void>;
   /** Removes the staging directory; safe to call after commit or twice. */
   discard(): Promise<void>;
 }
 
-/** Creates `outDir` if needed and a fresh staging directory in it. */
-export async function createStaging(outDir: string): Promise<Staging> {
+/**
+ * Creates `outDir` if needed and a fresh staging directory in it. `dirs`
+ * are the top-level directories a run owns (`maglev`: `tables`; `build`
+ * more): each is replaced whole on commit, as `tables/` is described above.
+ */
+export async function createStaging(outDir: string, dirs: readonly string[] = [TABLES_DIR]): Promise<Staging> {
   try {
     await mkdir(outDir, { recursive: true });
   } catch (error) {
@@ -49,21 +55,27 @@ export async function createStaging(outDir: string): Promise<Staging> {
     if (name.startsWith(STAGING_PREFIX)) await rm(join(outDir, name), { recursive: true, force: true });
   }
   const dir = await mkdtemp(join(outDir, STAGING_PREFIX));
-  await mkdir(join(dir, TABLES_DIR));
+  for (const owned of dirs) await mkdir(join(dir, owned));
+  const writeFile = async (file: string, data: Uint8Array | string) => {
+    await mkdir(dirname(join(dir, file)), { recursive: true });
+    await writeDurably(join(dir, file), data);
+  };
   return {
-    writeTable: (file, bytes) => writeDurably(join(dir, file), bytes),
+    writeTable: writeFile,
+    writeFile,
     writeManifest: (text) => writeDurably(join(dir, MANIFEST_FILE), text),
     async commit() {
       const manifest = join(outDir, MANIFEST_FILE);
-      const tables = join(outDir, TABLES_DIR);
       await rm(manifest, { force: true });
       await syncDir(outDir);
-      try {
-        await rename(tables, join(dir, "old-tables"));
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      for (const owned of dirs) {
+        try {
+          await rename(join(outDir, owned), join(dir, `old-${owned}`));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        }
+        await rename(join(dir, owned), join(outDir, owned));
       }
-      await rename(join(dir, TABLES_DIR), tables);
       await rename(join(dir, MANIFEST_FILE), manifest);
       await syncDir(outDir);
       await rm(dir, { recursive: true, force: true });
@@ -153,4 +165,23 @@ export async function isCurrent(outDir: string, manifestText: string, entries: r
     if (!bytes || sha256Hex(bytes) !== entry.sha256) return false;
   }
   return true;
+}
+
+/** Every file under `dir` of `outDir`, recursively, as manifest paths (`policy/identities/9972.json`), sorted. */
+export async function listFiles(outDir: string, dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(join(outDir, dir), { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw error;
+  }
+  const out: string[] = [];
+  for (const entry of entries) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) out.push(...(await listFiles(outDir, path)));
+    else out.push(path);
+  }
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }

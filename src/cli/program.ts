@@ -10,6 +10,7 @@
  */
 import { Command, CommanderError } from "commander";
 import type { CommandContext } from "./context.js";
+import { addBuildCommand } from "./build-command.js";
 import { addDemoCommand } from "./demo-command.js";
 import { describeError, EXIT } from "./errors.js";
 import { addMaglevCommand } from "./maglev-command.js";
@@ -53,11 +54,12 @@ function createProgram(ctx: CommandContext): Command {
       `
 Start with: wasmplane demo
 
-Exit codes: 0 ok, 1 drift (maglev --check) or denied (policy check), 2 usage or input error, 3 internal error (a bug).`,
+Exit codes: 0 ok, 1 drift (maglev or build --check) or denied (policy check), 2 usage or input error, 3 internal error (a bug).`,
     );
   addDemoCommand(program, ctx);
   addMaglevCommand(program, ctx);
   addPolicyCommand(program, ctx);
+  addBuildCommand(program, ctx);
   return program;
 }
 

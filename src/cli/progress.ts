@@ -21,11 +21,12 @@ export interface Progress {
 
 const SILENT: Progress = { update() {}, finish() {} };
 
-export function createProgress(io: Io, total: number, options: { quiet: boolean; verb?: string }): Progress {
+export function createProgress(io: Io, total: number, options: { quiet: boolean; verb?: string; unit?: string }): Progress {
   const tty = io.stderr.isTTY === true;
   if (options.quiet || !(tty || total > PROGRESS_THRESHOLD)) return SILENT;
   const verb = options.verb ?? "built";
-  const text = (done: number) => `${verb} ${done}/${total} services`;
+  const unit = options.unit ?? "services";
+  const text = (done: number) => `${verb} ${done}/${total} ${unit}`;
   // Redrawing more than every 100 ms costs time and shows nothing new; logs get a line per second.
   const interval = tty ? 100 : 1000;
   let last = Date.now();
