@@ -10,6 +10,12 @@
  * applyDelta), and at the end the datapath must hold exactly the engine's
  * policy maps: the deltas replayed give the same maps as a full dump.
  *
+ * The hashes in front of the tries must hold what the tries call for
+ * (test/support/policy-exact.ts derives wp_policy_exact from the held
+ * entries by brute force; wp_ipcache_exact is every /32 and /128), and the
+ * packets must reach every path of the lookup: a prefix-24 hit in the
+ * hash, a group's prefix-0 entry in the hash, the trie, and no entry.
+ *
  * Ports of the policies stay at or below 40000 and every packet's source
  * port (or echo identifier) is a fresh number above it, so no packet is
  * ever a conntrack reply of an earlier one: every verdict is policy's.
@@ -19,9 +25,25 @@ import { describe, it } from "node:test";
 import { testRun } from "../src/bpf/index.js";
 import { createCluster, type Cluster } from "../src/index.js";
 import { openEndpointDatapath, type EndpointDatapath } from "../src/endpoint/index.js";
+import { decodeIpcachePrefix, decodeIdentityValue, decodePolicyKey, decodePolicyValue } from "../src/endpoint/layouts.js";
 import { frame, skbContext, TC_ACT, type FlowProtocol } from "./support/endpoint-packets.js";
 import { requireBpf } from "./support/privileges.js";
+import { expectedExact, sidePath } from "./support/policy-exact.js";
 import { seededRandom } from "./support/seeded-random.js";
+
+const PROTOCOL_NUMBER = { TCP: 6, UDP: 17, SCTP: 132, ICMP: 1, ICMPv6: 58 } as const;
+
+/** wp_policy_exact as sorted JSON lines, in test/support/policy-exact.ts's form. */
+function dumpExact(dp: EndpointDatapath): string[] {
+  return [...dp.maps.policyExact.entries()].map(([k, v]) => {
+    const key = decodePolicyKey(k);
+    const { precedence, counter } = decodePolicyValue(v);
+    return JSON.stringify({
+      subject: key.subject, peer: key.peer, direction: key.direction, prefixLength: key.prefixLength,
+      protocol: key.protocol, port: key.port, precedence, flags: v[1], counter,
+    });
+  }).sort();
+}
 
 const SEEDS = [1, 2, 3, 4, 5, 6];
 const CASES_PER_SEED = 1000;
@@ -127,6 +149,7 @@ describe("tc endpoint policy agrees with verdict()", () => {
     if (!(await requireBpf(t))) return;
     let checked = 0;
     const seen = { allow: 0, deny: 0, reasons: new Map<string, number>() };
+    const paths = new Map<string, number>();
     for (const seed of SEEDS) {
       const dp = await openEndpointDatapath({ pin: false });
       try {
@@ -139,6 +162,12 @@ describe("tc endpoint policy agrees with verdict()", () => {
           const held = dp.policyEntries(id).map((h) => JSON.stringify(h.entry)).sort();
           assert.deepEqual(held, want, `seed ${seed}: ${p.name}'s map after the deltas`);
         }
+        const heldEntries = dp.policyEntries();
+        assert.deepEqual(dumpExact(dp), expectedExact(heldEntries), `seed ${seed}: wp_policy_exact after the deltas`);
+        const fullLength = [...dp.ipcache()].filter(([prefix]) => prefix.endsWith(prefix.includes(":") ? "/128" : "/32")).map(([p, id]) => `${p} ${id}`).sort();
+        const ipcacheExact = [...dp.maps.ipcacheExact.entries()].map(([k, v]) => `${decodeIpcachePrefix(k)} ${decodeIdentityValue(v)}`).sort();
+        assert.deepEqual(ipcacheExact, fullLength, `seed ${seed}: wp_ipcache_exact after the deltas`);
+        assert.ok(fullLength.length > 0 && fullLength.length < dp.ipcache().size, `seed ${seed}: both pods and CIDR prefixes in the ipcache`);
         let sport = 40001;
         for (let i = 0; i < CASES_PER_SEED; i++) {
           const subject = g.pick(pods);
@@ -154,6 +183,10 @@ describe("tc endpoint policy agrees with verdict()", () => {
           const subjectId = cluster.identityOf(`d/${subject.name}`)!;
           const peer = cluster.reachability({ from: peerAddr, to: peerAddr, protocol: "TCP", port: 0 }).fromIdentity;
           const expected = cluster.engine.verdict({ subject: subjectId, peer, direction, protocol, port });
+          for (const [side, id] of [["peer", peer], ["any", 0]] as const) {
+            const path = `${side} ${sidePath(heldEntries, subjectId, id, direction, PROTOCOL_NUMBER[protocol], port)}`;
+            paths.set(path, (paths.get(path) ?? 0) + 1);
+          }
           dp.registerEndpoint(1, subjectId);
           const program = direction === "ingress" ? dp.toEndpoint : dp.fromEndpoint;
           const { retval } = testRun(program, { data: frame({ src, dst, protocol, sport: sport++, dport: port }), ctxIn: skbContext(1) });
@@ -171,6 +204,13 @@ describe("tc endpoint policy agrees with verdict()", () => {
     for (const reason of ["allowed", "policy-deny", "default-deny", "not-enforced"]) {
       assert.ok((seen.reasons.get(reason) ?? 0) > 20, `reason ${reason} seen ${seen.reasons.get(reason) ?? 0} times`);
     }
+    // ... and every path of the hash-then-trie lookup, on both sides.
+    for (const side of ["peer", "any"]) {
+      for (const path of ["exact", "group", "trie", "none"]) {
+        assert.ok((paths.get(`${side} ${path}`) ?? 0) > 20, `${side} side by ${path}: ${paths.get(`${side} ${path}`) ?? 0} packets`);
+      }
+    }
+    t.diagnostic(`lookup paths: ${[...paths].sort().map(([p, n]) => `${p} ${n}`).join(", ")}`);
     t.diagnostic(`${checked} packets: ${seen.allow} allowed, ${seen.deny} dropped; ${[...seen.reasons].map(([r, n]) => `${r} ${n}`).join(", ")}`);
   });
 });

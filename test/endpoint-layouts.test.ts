@@ -48,6 +48,8 @@ describe("src/endpoint/layouts.ts mirrors abi.h", () => {
 
   it("constants equal the header's", () => {
     assert.equal(L.WP_POLICY_PREFIX_BASE, define("WP_POLICY_PREFIX_BASE"));
+    assert.equal(L.WP_POLICY_PREFIX_FULL, define("WP_POLICY_PREFIX_FULL"));
+    for (const [name, value] of Object.entries(L.WP_POLICY_F)) assert.equal(value, define(`WP_POLICY_F_${name}`), name);
     assert.equal(L.WP_IPCACHE_PREFIX_BASE, define("WP_IPCACHE_PREFIX_BASE"));
     assert.equal(L.WP_IDENTITY_WORLD, define("WP_IDENTITY_WORLD"));
     assert.equal(L.WP_DIR.INGRESS, define("WP_DIR_INGRESS"));

@@ -28,9 +28,12 @@
  *     ├─ flags & WP_POLICY_F_TRIE ─▶ wp_policy trie (the group has entries the hash cannot answer)
  *     └─ otherwise: the group's L3-only entry (prefix 0)
  *
- * Two lookups at most per side before the trie, and usually one: an L3+L4
- * entry of one port answers with the first. What the host writes to keep
- * both maps telling the same: abi.h, "wp_policy_exact".
+ * Two lookups at most per side before the trie. A peer's prefix-24 entry
+ * in the hash is written already decided against identity 0's longest
+ * match for its port (the winner's precedence and counter, flag
+ * WP_POLICY_F_FINAL), so an L3+L4 allow of one port takes one hash lookup
+ * in all. What the host writes to keep both maps telling the same: abi.h,
+ * "wp_policy_exact".
  */
 #ifndef WASMPLANE_LIB_POLICY_H
 #define WASMPLANE_LIB_POLICY_H
@@ -122,8 +125,10 @@ static __always_inline int wp_policy_check(__u32 subject, __u32 peer, __u8 direc
 	__u8 prec;
 
 	specific = wp_policy_side(&key);
-	/* A peer's deny wins over anything identity 0 has (ties: the peer's). */
-	if (!specific || specific->precedence < WP_PREC_DENY) {
+	/* A peer's prefix-24 entry in the hash carries the decision of both
+	 * sides (WP_POLICY_F_FINAL), and a peer's deny wins over anything
+	 * identity 0 has (ties: the peer's): either way, one side suffices. */
+	if (!specific || (!(specific->flags & WP_POLICY_F_FINAL) && specific->precedence < WP_PREC_DENY)) {
 		key.peer = 0;
 		key.protocol = protocol;
 		key.port = port;

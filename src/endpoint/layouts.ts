@@ -48,6 +48,8 @@ export const WP_POLICY_PREFIX_FULL = 96;
 export const WP_POLICY_F = {
   /** At a group's prefix-0 key: the group has entries of prefix 1..23, ask the trie. */
   TRIE: 0x01,
+  /** A peer's prefix-24 entry already decided against identity 0's longest match. */
+  FINAL: 0x02,
 } as const;
 /** `WP_IPCACHE_PREFIX_BASE`: bits of family and padding in an ipcache key. */
 export const WP_IPCACHE_PREFIX_BASE = 32;
@@ -190,6 +192,17 @@ export function encodePolicyValue(precedence: number, counter: number, into: Uin
   into[L.wp_policy_value.fields.precedence.offset] = precedence;
   view(into).setUint32(L.wp_policy_value.fields.counter.offset, counter, HOST_LE);
   return into;
+}
+
+/**
+ * A wp_policy_exact value of a peer's prefix-24 entry decided against
+ * identity 0's: the winner's precedence and counter, flags
+ * {@link WP_POLICY_F}.FINAL.
+ */
+export function encodeDecidedPolicyValue(precedence: number, counter: number): Uint8Array {
+  const out = encodePolicyValue(precedence, counter);
+  out[L.wp_policy_value.fields.flags.offset] = WP_POLICY_F.FINAL;
+  return out;
 }
 
 /**

@@ -18,11 +18,15 @@
  * for each group (subject, peer or 0, direction) the plan touches, from
  * the group's entries as they will be:
  *
- *   entries of prefix 24 ──────────────────────────▶ same key, same value
+ *   identity 0's entries of prefix 24 ──────────────▶ same key, same value
+ *   a peer's entries of prefix 24 ──────────────────▶ same key, decided against identity 0's
+ *                                                      longest match for the port (WP_POLICY_F_FINAL)
  *   any entry of prefix 1..23 ─────────────────────▶ group key: WP_POLICY_F_TRIE marker
  *   otherwise, the prefix-0 entry (when there is one) ─▶ group key: same value
  *
- * and only what differs from what the hash holds is written or deleted.
+ * A change to identity 0's group (subject, 0, direction) touches every
+ * peer's group of that subject and direction too. Only what differs from
+ * what the hash holds is written or deleted.
  * After a restart (or a refused write) the first plan recomputes every
  * group, so hashes written by an older program, or not at all, are
  * repaired before they decide a packet.
@@ -35,7 +39,7 @@ import type { IpcacheEntry } from "../policy/delta.js";
 import { InvalidInputError } from "../errors.js";
 import { MapFullError } from "./errors.js";
 import {
-  encodeIpcacheKey, encodePolicyKey, encodePolicyTrieMarker, encodePolicyValue, isFullLengthIpcacheKey, policyGroupKey,
+  encodeDecidedPolicyValue, encodeIpcacheKey, encodePolicyKey, encodePolicyTrieMarker, encodePolicyValue, isFullLengthIpcacheKey, policyGroupKey,
 } from "./layouts.js";
 
 /** A policy entry as the datapath holds it. */
@@ -89,6 +93,31 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteO
 /** The group of a wp_policy key: subject, peer and direction (bytes 4..12), as hex. */
 const groupOf = (key: Uint8Array): string => hex(key.subarray(4, 13));
 const PREFIX_EXACT = 24;
+/** The identity-0 group of a group: the same subject and direction, peer 0. */
+const anyPeerGroupOf = (group: string): string => `${group.slice(0, 8)}00000000${group.slice(16)}`;
+const isAnyPeerGroup = (group: string): boolean => group.slice(8, 16) === "00000000";
+
+/** Identity 0's entries of one group by masked (protocol, port): the trie's longest-prefix match, in a map. */
+class PrefixIndex {
+  private readonly byPrefix = new Map<string, HeldPolicyEntry>();
+
+  constructor(entries: Iterable<HeldPolicyEntry>) {
+    for (const e of entries) this.byPrefix.set(PrefixIndex.id(e.entry.prefixLength, e.entry.protocol, e.entry.port), e);
+  }
+
+  private static id(bits: number, protocol: number, port: number): string {
+    return `${bits}/${bits === 0 ? 0 : ((protocol << 16) | port) >>> (PREFIX_EXACT - bits)}`;
+  }
+
+  /** The entry of the longest prefix that covers (protocol, port), if any. */
+  longest(protocol: number, port: number): HeldPolicyEntry | undefined {
+    for (let bits = PREFIX_EXACT; bits >= 0; bits--) {
+      const e = this.byPrefix.get(PrefixIndex.id(bits, protocol, port));
+      if (e) return e;
+    }
+    return undefined;
+  }
+}
 
 function addTo(index: Map<string, Set<string>>, group: string, id: string): void {
   let set = index.get(group);
@@ -286,8 +315,12 @@ export class PolicyState {
     };
   }
 
-  /** What wp_policy_exact must hold for `group`, given its entries. */
-  private exactOf(entries: Iterable<HeldPolicyEntry>): Map<string, HeldExact> {
+  /**
+   * What wp_policy_exact must hold for one group, given its entries and,
+   * for a peer's group, identity 0's entries of the same subject and
+   * direction (the decision the program would take with both sides).
+   */
+  private exactOf(entries: Iterable<HeldPolicyEntry>, anyPeer: PrefixIndex | undefined): Map<string, HeldExact> {
     const out = new Map<string, HeldExact>();
     let groupKey: Uint8Array | undefined;
     let l3: HeldPolicyEntry | undefined;
@@ -295,13 +328,22 @@ export class PolicyState {
     for (const e of entries) {
       groupKey ??= policyGroupKey(e.key);
       const bits = e.entry.prefixLength;
-      if (bits === PREFIX_EXACT) out.set(hex(e.key), { key: e.key, value: encodePolicyValue(e.entry.precedence, e.slot) });
+      if (bits === PREFIX_EXACT) out.set(hex(e.key), { key: e.key, value: this.exactValue(e, anyPeer) });
       else if (bits === 0) l3 = e;
       else trie = true;
     }
     if (groupKey && trie) out.set(hex(groupKey), { key: groupKey, value: encodePolicyTrieMarker() });
     else if (groupKey && l3) out.set(hex(groupKey), { key: groupKey, value: encodePolicyValue(l3.entry.precedence, l3.slot) });
     return out;
+  }
+
+  /** The hash value of a prefix-24 entry: as in the trie for identity 0, decided against identity 0 for a peer. */
+  private exactValue(e: HeldPolicyEntry, anyPeer: PrefixIndex | undefined): Uint8Array {
+    if (!anyPeer) return encodePolicyValue(e.entry.precedence, e.slot);
+    const other = anyPeer.longest(e.entry.protocol, e.entry.port);
+    // As bpf/lib/policy.h: the higher precedence wins, the peer's on a tie.
+    const win = other && other.entry.precedence > e.entry.precedence ? other : e;
+    return encodeDecidedPolicyValue(win.entry.precedence, win.slot);
   }
 
   /** wp_policy_exact writes and deletes for the groups a plan touches (every group when reconciling). */
@@ -319,13 +361,27 @@ export class PolicyState {
       for (const g of this.entriesByGroup.keys()) groups.add(g);
       for (const g of this.exactByGroup.keys()) groups.add(g);
     }
+    // A change to identity 0's entries changes the decision stored with every peer's prefix-24 entries.
+    const anyPeerTouched = new Set([...groups].filter(isAnyPeerGroup));
+    if (anyPeerTouched.size > 0) {
+      for (const g of [...this.entriesByGroup.keys(), ...this.exactByGroup.keys()]) if (anyPeerTouched.has(anyPeerGroupOf(g))) groups.add(g);
+    }
+    const after = (g: string): Map<string, HeldPolicyEntry> => {
+      const out = new Map<string, HeldPolicyEntry>();
+      for (const id of this.entriesByGroup.get(g) ?? []) if (!deleted.get(g)?.has(id)) out.set(id, this.entries.get(id)!);
+      for (const [id, held] of written.get(g) ?? []) out.set(id, held);
+      return out;
+    };
+    const indexes = new Map<string, PrefixIndex>();
+    const indexOf = (g: string): PrefixIndex => {
+      let index = indexes.get(g);
+      if (!index) indexes.set(g, (index = new PrefixIndex(after(g).values())));
+      return index;
+    };
     const exactWrites: Plan["exactWrites"] = [];
     const exactDeletes: Plan["exactDeletes"] = [];
     for (const g of groups) {
-      const after = new Map<string, HeldPolicyEntry>();
-      for (const id of this.entriesByGroup.get(g) ?? []) if (!deleted.get(g)?.has(id)) after.set(id, this.entries.get(id)!);
-      for (const [id, held] of written.get(g) ?? []) after.set(id, held);
-      const want = this.exactOf(after.values());
+      const want = this.exactOf(after(g).values(), isAnyPeerGroup(g) ? undefined : indexOf(anyPeerGroupOf(g)));
       for (const [id, w] of want) {
         const have = this.exact.get(id);
         if (!have || Buffer.compare(have.value, w.value) !== 0) exactWrites.push(w);

@@ -589,7 +589,11 @@ struct wp_ipcache_value {
  * wp_policy_exact (BPF_MAP_TYPE_HASH, same key and value): what of
  * wp_policy a hash can answer, per group (subject, peer or 0, direction):
  *
- *   - every entry of prefix 24 (one protocol, one port), same bytes;
+ *   - every entry of prefix 24 (one protocol, one port): identity 0's
+ *     with the same bytes; a peer's (peer != 0) already decided against
+ *     identity 0's longest match for that protocol and port: the winner's
+ *     precedence and counter (the peer's on a tie), flags
+ *     WP_POLICY_F_FINAL, so that the program needs no identity-0 lookup;
  *   - at the group's prefix-0 key (prefixlen WP_POLICY_PREFIX_BASE,
  *     protocol and port 0): when the group has entries of prefix 1..23, a
  *     marker {prec 0, flags WP_POLICY_F_TRIE, counter 0} (ask the trie);
@@ -600,6 +604,7 @@ struct wp_ipcache_value {
  * leaves out, so the hash never holds more than wp_policy.
  */
 #define WP_POLICY_F_TRIE	0x01	/* wp_policy_exact marker: the group's answer is in the trie */
+#define WP_POLICY_F_FINAL	0x02	/* wp_policy_exact: both sides decided, identity 0's included */
 
 #define WP_POLICY_PREFIX_BASE		72	/* bits of subject, peer, dir */
 #define WP_POLICY_PREFIX_FULL		96	/* + protocol (8) + port (16) */
