@@ -17,7 +17,7 @@
  * (policy minus no-op) with its spread over rounds. Goal: under 80 ns.
  *
  * What each case costs the program: endpoint lookup, parse, conntrack
- * reply lookup, ipcache (LPM) lookup, two policy LPM lookups, the counter;
+ * reply lookup, ipcache lookup (exact hash, then the trie for CIDR peers), policy lookups (exact hash first, the trie only behind a marker), the counter;
  * then an allowed packet finds its conntrack entry (established after the
  * first run) and a dropped one counts the drop and writes a flow event into
  * the ring buffer (once the ring is full, the loss counter instead).
