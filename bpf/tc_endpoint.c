@@ -68,10 +68,13 @@
  */
 static __always_inline void wp_report(const struct wp_tc_packet *p, const struct wp_nat_result *nat,
 				      __u32 ifindex, const struct wp_endpoint_value *ep, __u32 peer,
-				      __u8 direction, int reason, __u64 now)
+				      __u8 direction, int reason)
 {
+	/* Events are rare (drops, new connections) and their times are shown
+	 * to people, so they read the precise clock; conntrack deadlines use
+	 * the coarse one (wp_now()). */
 	struct wp_flow_event ev = {
-		.time_ns = now,
+		.time_ns = bpf_ktime_get_ns(),
 		.ifindex = ifindex,
 		.endpoint_identity = ep->identity,
 		.peer_identity = peer,
@@ -150,7 +153,7 @@ static __always_inline int wp_endpoint_handle(struct __sk_buff *skb, __u8 direct
 			return wp_endpoint_drop(ret, p.len);
 	}
 
-	now = bpf_ktime_get_ns();
+	now = wp_now();	/* coarse: conntrack deadlines are seconds-scale */
 	if (wp_ct_is_reply(&p, direction, now))
 		return TC_ACT_OK;
 
@@ -168,7 +171,7 @@ static __always_inline int wp_endpoint_handle(struct __sk_buff *skb, __u8 direct
 	ret = wp_policy_step(&p, ep, direction, &peer);
 	if (ret != WP_OK) {
 		wp_count_drop(ret, p.len);
-		wp_report(&p, &nat, ifindex, ep, peer, direction, ret, now);
+		wp_report(&p, &nat, ifindex, ep, peer, direction, ret);
 		return TC_ACT_SHOT;
 	}
 
@@ -176,7 +179,7 @@ static __always_inline int wp_endpoint_handle(struct __sk_buff *skb, __u8 direct
 	if (ct) {
 		wp_ct_refresh(ct, p.pkt.flow.protocol, p.tcp_flags, 0, now);
 	} else if (wp_ct_create(&p, direction, peer, now)) {
-		wp_report(&p, &nat, ifindex, ep, peer, direction, 0, now);
+		wp_report(&p, &nat, ifindex, ep, peer, direction, 0);
 	}
 	if (direction == WP_DIR_EGRESS && nat.flags)
 		wp_count_forward(nat.service_id, nat.backend_id, p.len);

@@ -38,7 +38,7 @@ struct wp_selection {
 /* The datapath's clock: coarse CLOCK_MONOTONIC (advances once per tick).
  * Timestamps in the flow and affinity LRUs and next-hop expiries are
  * seconds-scale, and the coarse clock reads a cached value instead of the
- * clock source (on this path the precise wp_now() cost as much
+ * clock source (on this path the precise bpf_ktime_get_ns() cost as much
  * as two map lookups). */
 static __always_inline __u64 wp_now(void)
 {

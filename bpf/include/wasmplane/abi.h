@@ -669,7 +669,8 @@ struct wp_endpoint_value {
  *  +---------------+-------+-------+-------+-------+-------+
  *  | expires_ns    | peer  |tcp_fwd|tcp_rev| flags | pad   |     value, 16 bytes
  *  +---------------+-------+-------+-------+-------+-------+
- *  expires_ns: CLOCK_MONOTONIC time after which the entry is dead;
+ *  expires_ns: CLOCK_MONOTONIC time (coarse: tick resolution) after which
+ *  the entry is dead;
  *  tcp_fwd / tcp_rev: TCP flags seen in the original / reply direction
  *  (OR of the flags bytes); flags: WP_CT_F_*.
  *
