@@ -189,6 +189,10 @@ function kernelTests(): void {
       const bad = [...SERVICES, { ...service("web4"), name: "web4-bis", port: 81, backends: [be(1, "10.9.9.9")] }];
       assert.throws(() => dp.sync(bad), (e: unknown) => e instanceof InvalidInputError && e.code === "DUPLICATE_BACKEND" && e.field === "services[10].backends[0].id");
       assert.throws(() => dp.upsertService({ ...service("web4"), vip: "192.0.2.999" }), (e: unknown) => e instanceof InvalidInputError && e.field === "service.vip");
+      // wp_backends is an array indexed by ID: an ID past its end is refused by name.
+      const size = dp.maps.backends.maxEntries;
+      assert.throws(() => dp.upsertService({ ...service("web4"), backends: [...service("web4").backends, be(size, "10.9.9.8")] }),
+        (e: unknown) => e instanceof InvalidInputError && /^service\.backends\[\d+\]\.id$/.test(e.field ?? "") && e.message.includes(`below ${size}`));
       assert.equal(JSON.stringify(dp.services()), before);
     });
   });

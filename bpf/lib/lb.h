@@ -55,6 +55,15 @@ static __always_inline __u32 wp_selection_hash(const struct wp_packet *pkt,
 	return wp_flow_hash(&pkt->flow, (svc->flags & WP_SVC_F_SESSION_AFFINITY) ? 0 : pkt->flow.sport);
 }
 
+/* The backend with this ID, or NULL: wp_backends is an array, where an
+ * entry of family 0 is "no backend" (and IDs past the end have none). */
+static __always_inline const struct wp_backend *wp_backend_of(__u32 backend_id)
+{
+	const struct wp_backend *be = bpf_map_lookup_elem(&wp_backends, &backend_id);
+
+	return be && be->family ? be : NULL;
+}
+
 /* Is the packet's destination a registered VIP? */
 static __always_inline int wp_is_vip(const struct wp_flow_key *flow)
 {
@@ -176,7 +185,7 @@ static __always_inline __u32 wp_affinity_pick(const struct wp_packet *pkt,
 		return WP_BACKEND_ID_NONE;
 	}
 	backend_id = val->backend_id;
-	be = bpf_map_lookup_elem(&wp_backends, &backend_id);
+	be = wp_backend_of(backend_id);
 	if (!be || (be->flags & WP_BACKEND_F_DRAINING))
 		return WP_BACKEND_ID_NONE;
 	return backend_id;
@@ -216,7 +225,7 @@ static __always_inline __u32 wp_flow_pick(const struct wp_packet *pkt,
 	    fv->last_seen_ns + wp_udp_flow_timeout_ns <= now)
 		return WP_BACKEND_ID_NONE;
 	backend_id = fv->backend_id;
-	*be = bpf_map_lookup_elem(&wp_backends, &backend_id);
+	*be = wp_backend_of(backend_id);
 	if (!*be)
 		return WP_BACKEND_ID_NONE;
 	/* Written only when the coarse clock moved: most packets of a busy flow
@@ -255,7 +264,7 @@ static __always_inline int wp_select_backend(const struct wp_packet *pkt,
 	}
 	if (backend_id == WP_BACKEND_ID_NONE)
 		return WP_DROP_NO_BACKEND;
-	be = bpf_map_lookup_elem(&wp_backends, &backend_id);
+	be = wp_backend_of(backend_id);
 	if (!be)
 		return WP_DROP_NO_BACKEND;
 

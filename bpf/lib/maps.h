@@ -46,9 +46,12 @@ struct {
 	WP_PINNED
 } wp_services SEC(".maps");
 
-/* Writes: control plane. Reads: datapath, to get the encapsulation target. */
+/* Writes: control plane (an all-zero value removes a backend). Reads:
+ * datapath, to get the encapsulation target. An array, not a hash: the
+ * backend ID is the index, so the lookup is an inlined bounds check instead
+ * of hashing the key and walking a bucket on every forwarded packet. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct wp_backend);
 	__uint(max_entries, WASMPLANE_MAX_BACKENDS);

@@ -203,6 +203,14 @@ function checkCapacity(ctx: SyncContext, change: Change, before: ReadonlyMap<num
   if (backendCount > maps.backends.maxEntries) throw capacityError("backends", backendCount, maps.backends, "WASMPLANE_MAX_BACKENDS");
   if (slots > maps.randomSlots.maxEntries) throw capacityError("random slots", slots, maps.randomSlots, "WASMPLANE_MAX_RANDOM_SLOTS");
   for (const u of change.upserts) {
+    // wp_backends is an array indexed by backend ID.
+    u.spec.backends.forEach((b, i) => {
+      if (b.id >= maps.backends.maxEntries) {
+        throw new InvalidInputError(`${u.field}.backends[${i}].id`, b.id, `must be below ${maps.backends.maxEntries}, the size of wp_backends (WASMPLANE_MAX_BACKENDS)`);
+      }
+    });
+  }
+  for (const u of change.upserts) {
     const n = activeBackends(u.spec).length;
     if (u.spec.algorithm === "maglev" && n >= tables.tableSize) {
       throw new InvalidInputError(`${u.field}.backends`, `${n} active backends`, `need a Maglev table larger than the number of backends; the table size is ${tables.tableSize}`);
@@ -373,8 +381,10 @@ export function applyChange(ctx: SyncContext, change: Change): SyncResult {
   syncVips(maps, state, vipsTouched, applied);
 
   // ---- 8. Backends no service lists ----
+  // wp_backends is an array: "no backend" is the all-zero entry (family 0).
+  const empty = new Uint8Array(maps.backends.valueBytes);
   for (const id of backends.dead) {
-    maps.backends.delete(u32Bytes(id));
+    maps.backends.update(u32Bytes(id), empty);
     state.backends.delete(id);
   }
   result.backendsDeleted = backends.dead.length;

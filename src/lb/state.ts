@@ -13,7 +13,7 @@
  * @module
  */
 import type { BpfMap } from "../bpf/map.js";
-import { readU32, serviceKey, serviceValue, vipKey, WP_ALG, WP_FAMILY, type ServiceValue } from "./layouts.js";
+import { LAYOUTS, readU32, serviceKey, serviceValue, vipKey, WP_ALG, WP_FAMILY, type ServiceValue } from "./layouts.js";
 import type { LbMaps } from "./maps.js";
 import { formatFrontend, LB_PROTOCOL_NUMBERS, type LbProtocol, type ServiceSpec } from "./services.js";
 import { formatIp } from "../net/ip.js";
@@ -34,6 +34,9 @@ export interface AppliedService {
   /** What the active table buffer holds (see tables.ts), when this process wrote it. */
   readonly tableSignature: string | undefined;
 }
+
+/** Offset of `family` in struct wp_backend (abi.h); 0 there marks an empty entry. */
+const BACKEND_FAMILY_OFFSET = LAYOUTS.wp_backend.fields.family.offset;
 
 /** A backend as written to wp_backends. */
 export interface AppliedBackend {
@@ -146,8 +149,9 @@ export function restoreState(maps: LbMaps): DatapathState {
     const v = serviceValue.decode(value);
     state.put({ id: v.serviceId, frontend: frontendOfKey(key), name: undefined, spec: undefined, key, value: v, tableSignature: undefined });
   }
+  // An array: every ID has an entry; family 0 (byte 18) is "no backend".
   for (const [key, value] of maps.backends.entries()) {
-    state.backends.set(readU32(key), { value, users: undefined });
+    if (value[BACKEND_FAMILY_OFFSET] !== 0) state.backends.set(readU32(key), { value, users: undefined });
   }
   for (const key of maps.vips.keys()) state.vips.set(hexOf(key), key);
   for (const key of maps.maglevOuter.keys()) state.outerIds.add(readU32(key));

@@ -39,8 +39,9 @@
 #ifndef WASMPLANE_MAX_VIPS
 #define WASMPLANE_MAX_VIPS		4096
 #endif
-/* Backends: entries of wp_backends. Backend IDs below this value also get
- * per-backend counters. */
+/* Backends: entries of wp_backends, an array indexed by backend ID, so
+ * backend IDs must be below this value (they also index the per-backend
+ * counters). */
 #ifndef WASMPLANE_MAX_BACKENDS
 #define WASMPLANE_MAX_BACKENDS		16384
 #endif
@@ -149,16 +150,19 @@ struct wp_service_value {
 
 /* ---- wp_backends: backend ID → backend ----------------------------------------
  *
- *  key: __u32 backend ID (host byte order)
+ *  BPF_MAP_TYPE_ARRAY; key: __u32 backend ID (host byte order), below
+ *  WASMPLANE_MAX_BACKENDS
  *
  *  0               16      18      19      20
  *  +---------------+-------+-------+-------+
  *  | addr[16]      | port  |family | flags |     value, 20 bytes
  *  +---------------+-------+-------+-------+
  *
- * The backend family decides the outer header (IPv4: IPIP, IPv6: IP6IP6 or
- * 4in6). `port` (__be16) is informational: IP-in-IP does not rewrite the
- * inner packet, the backend must serve the VIP's port.
+ * An array, so every ID has an entry: family 0 (the all-zero value) means
+ * "no such backend". The backend family decides the outer header (IPv4:
+ * IPIP, IPv6: IP6IP6 or 4in6). `port` (__be16) is the backend's port: the
+ * tc service translation rewrites to it; IP-in-IP from XDP does not
+ * rewrite the inner packet, so there the backend must serve the VIP's port.
  */
 struct wp_backend {
 	__u8	addr[16];
