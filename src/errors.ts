@@ -28,7 +28,9 @@ export type ErrorCode =
   | "KERNEL_FEATURE"
   | "UNKNOWN_INTERFACE"
   | "LAYOUT_MISMATCH"
-  | "MAP_FULL";
+  | "MAP_FULL"
+  | "AGENT_UNAVAILABLE"
+  | "AGENT_ERROR";
 
 /** Base class of every error wasmplane throws on purpose. */
 export class WasmplaneError extends Error {
