@@ -14,8 +14,10 @@ import { addBuildCommand } from "./build-command.js";
 import { addDemoCommand } from "./demo-command.js";
 import { describeError, EXIT } from "./errors.js";
 import { addMaglevCommand } from "./maglev-command.js";
+import { addObserveCommand } from "./observe-command.js";
 import { addPolicyCommand } from "./policy-command.js";
 import { Output, type Io } from "./output.js";
+import { addStatusCommand } from "./status-command.js";
 import { packageVersion } from "./version.js";
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
@@ -54,12 +56,14 @@ function createProgram(ctx: CommandContext): Command {
       `
 Start with: wasmplane demo
 
-Exit codes: 0 ok, 1 drift (maglev or build --check) or denied (policy check), 2 usage or input error, 3 internal error (a bug).`,
+Exit codes: 0 ok, 1 drift (maglev or build --check) or denied (policy check), 2 usage or input error (or no agent on the socket), 3 internal error (a bug).`,
     );
   addDemoCommand(program, ctx);
   addMaglevCommand(program, ctx);
   addPolicyCommand(program, ctx);
   addBuildCommand(program, ctx);
+  addStatusCommand(program, ctx);
+  addObserveCommand(program, ctx);
   return program;
 }
 
