@@ -62,3 +62,7 @@ export * from "./endpoint/index.js";
 // ---- Kubernetes state ---------------------------------------------------------------
 // A folder of Kubernetes objects → the load balancer's services, identities, policy maps, ipcache.
 export * from "./state/index.js";
+
+// ---- Node agent ----------------------------------------------------------------------
+// The state on disk → the datapath, kept in step; a local API on a Unix socket.
+export * from "./agent/index.js";

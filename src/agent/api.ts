@@ -25,8 +25,11 @@ export const AGENT_API_VERSION = 1;
 
 /** Fill of one BPF map. */
 export interface MapFill {
+  /** The map's name (`wp_flows`, `wp_policy`, ...). */
   readonly name: string;
+  /** Entries it holds. */
   readonly entries: number;
+  /** Its `max_entries`. */
   readonly maxEntries: number;
   /** entries / maxEntries × 100, rounded to one decimal. */
   readonly percent: number;
@@ -48,6 +51,7 @@ export interface AppliedChange {
 
 /** `GET /v1/status`. */
 export interface AgentStatus {
+  /** {@link AGENT_API_VERSION} of the agent answering. */
   readonly apiVersion: typeof AGENT_API_VERSION;
   /** `ok`; `degraded` when the last change had rejected objects or a write failed (the last good state is still served). */
   readonly health: "ok" | "degraded";
@@ -56,16 +60,28 @@ export interface AgentStatus {
   /** The state path the agent watches. */
   readonly state: string;
   /** Where the XDP program is attached (absent when none) and in which mode. */
-  readonly xdp?: { readonly interface: string; readonly mode: string };
+  readonly xdp?: {
+    /** Interface name. */
+    readonly interface: string;
+    /** `native` or `generic`. */
+    readonly mode: string;
+  };
   /** Endpoints with tc programs attached: `ns/pod` → interface. */
   readonly endpoints: Readonly<Record<string, string>>;
+  /** What the datapath holds. */
   readonly counts: {
+    /** Load-balancer services (one per frontend: address, port, protocol). */
     readonly services: number;
+    /** Backends (one per address and port, across services). */
     readonly backends: number;
+    /** Security identities of the state's pods. */
     readonly identities: number;
+    /** Endpoints with tc programs attached by this agent. */
     readonly endpoints: number;
+    /** Entries of the policy maps. */
     readonly policyEntries: number;
   };
+  /** Fill of the hash, LRU and LPM maps (arrays are always full and not listed). */
   readonly maps: readonly MapFill[];
   /** The last change applied; absent before the first. */
   readonly lastApplied?: AppliedChange;

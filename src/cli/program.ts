@@ -10,6 +10,7 @@
  */
 import { Command, CommanderError } from "commander";
 import type { CommandContext } from "./context.js";
+import { addAgentCommand } from "./agent-command.js";
 import { addBuildCommand } from "./build-command.js";
 import { addDemoCommand } from "./demo-command.js";
 import { describeError, EXIT } from "./errors.js";
@@ -62,6 +63,7 @@ Exit codes: 0 ok, 1 drift (maglev or build --check) or denied (policy check), 2 
   addMaglevCommand(program, ctx);
   addPolicyCommand(program, ctx);
   addBuildCommand(program, ctx);
+  addAgentCommand(program, ctx);
   addStatusCommand(program, ctx);
   addObserveCommand(program, ctx);
   return program;

@@ -30,7 +30,7 @@
  */
 import { existsSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { attachTc, interfaceIndex, type TcAttachment } from "../bpf/attach.js";
+import { attachTc, interfaceIndex, type TcAttachment, type TcAttachOptions } from "../bpf/attach.js";
 import { loadObject, type BpfObject, type BpfProgram } from "../bpf/object.js";
 import { InvalidInputError } from "../errors.js";
 import { LB_MAP_NAMES, type Datapath } from "../lb/datapath.js";
@@ -223,17 +223,22 @@ export class EndpointDatapath {
    * namespace) and attaches both programs to it: from_endpoint on tc
    * ingress, to_endpoint on tc egress. Needs CAP_NET_ADMIN.
    *
+   * `options` go to both filters: a fixed `handle` and `priority` with
+   * `replace: true` swap in this object's programs in place of the filters
+   * a previous run attached there (a restarted node agent), without a
+   * moment with no program.
+   *
    * @throws {@link UnknownInterfaceError} for an unknown interface.
    * @throws {@link BpfError} from netlink (nothing stays registered or attached).
    */
-  async attach(iface: string | number, identity: number): Promise<EndpointAttachment> {
+  async attach(iface: string | number, identity: number, options: TcAttachOptions = {}): Promise<EndpointAttachment> {
     const ifindex = await interfaceIndex(iface);
     const previous = this.#endpoints.get(ifindex);
     this.registerEndpoint(ifindex, identity);
     const attached: TcAttachment[] = [];
     try {
-      attached.push(attachTc(this.fromEndpoint, ifindex, "ingress"));
-      attached.push(attachTc(this.toEndpoint, ifindex, "egress"));
+      attached.push(attachTc(this.fromEndpoint, ifindex, "ingress", options));
+      attached.push(attachTc(this.toEndpoint, ifindex, "egress", options));
     } catch (error) {
       for (const a of attached) a.detach();
       if (previous === undefined) this.unregisterEndpoint(ifindex);

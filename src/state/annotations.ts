@@ -7,6 +7,9 @@
  * On a Pod (reached through an EndpointSlice endpoint's `targetRef`):
  *   `wasmplane.io/lb-weight`: Maglev weight of the pod as a backend, an
  *   integer from 0 to 65535 (default 1; Cilium's weight semantics).
+ * On a Pod (read by the node agent, src/agent):
+ *   `wasmplane.io/interface`: the host-side interface of the pod's veth on
+ *   its node, where the agent attaches the endpoint's tc programs.
  * On a Node (node-wide settings; explicit options win over them):
  *   `wasmplane.io/lb-algorithm`: the default algorithm of the node;
  *   `wasmplane.io/maglev-table-size`: the Maglev table size M (a prime);
@@ -24,6 +27,8 @@ export const ANNOTATIONS = Object.freeze({
   algorithm: "wasmplane.io/lb-algorithm",
   /** Pod: Maglev weight of the pod as a backend. */
   weight: "wasmplane.io/lb-weight",
+  /** Pod: host-side interface of the pod (the node agent attaches its tc programs there). */
+  interface: "wasmplane.io/interface",
   /** Node: Maglev table size. */
   tableSize: "wasmplane.io/maglev-table-size",
   /** Node: Maglev hash seed, base64 of 12 bytes. */

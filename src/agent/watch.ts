@@ -1,0 +1,40 @@
+/**
+ * Watching the state path: `fs.watch` on a directory (recursively) or on
+ * the directory of a file (a file is often replaced rather than written:
+ * editors and `kubectl get > file` rename a new file over it, which ends a
+ * watch on the file itself), debounced so that a burst of events (a file
+ * written in several chunks, a `cp -r`) makes one change.
+ *
+ * @module
+ */
+import { watch, statSync, type FSWatcher } from "node:fs";
+import { basename, dirname } from "node:path";
+
+/** A running watch. */
+export interface StateWatcher {
+  /** Stops watching and cancels a pending call. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Calls `onChange` `debounceMs` after the last event under `path`.
+ * @throws the `fs.watch` error when the path cannot be watched.
+ */
+export function watchState(path: string, options: { debounceMs: number }, onChange: () => void, onError: (error: Error) => void): StateWatcher {
+  const isDirectory = statSync(path).isDirectory();
+  const file = isDirectory ? undefined : basename(path);
+  let timer: NodeJS.Timeout | undefined;
+  const fire = (_event: string, name: string | Buffer | null) => {
+    if (file !== undefined && name !== null && String(name) !== file) return;
+    clearTimeout(timer);
+    timer = setTimeout(onChange, options.debounceMs);
+  };
+  const watcher: FSWatcher = isDirectory ? watch(path, { recursive: true }, fire) : watch(dirname(path), fire);
+  watcher.on("error", onError);
+  return {
+    close() {
+      clearTimeout(timer);
+      watcher.close();
+    },
+  };
+}
