@@ -6,6 +6,7 @@
 // that imports the file through esbuild's `binary` loader. Users never locate
 // a .wasm file.
 import { build } from "esbuild";
+import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -43,3 +44,9 @@ await build({
   outfile: `${root}dist/cli.js`,
   banner: { js: "#!/usr/bin/env node" },
 });
+// The live demo's helper scripts, run as separate processes inside network
+// namespaces (src/demo/assets.ts finds them next to the bundle).
+mkdirSync(`${root}dist/demo`, { recursive: true });
+for (const file of readdirSync(`${root}src/demo`).filter((f) => f.endsWith(".mjs"))) {
+  copyFileSync(`${root}src/demo/${file}`, `${root}dist/demo/${file}`);
+}

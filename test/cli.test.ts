@@ -456,9 +456,11 @@ describe("input errors", () => {
   });
 });
 
-describe("wasmplane demo", () => {
+// The offline demo, asked for explicitly: as root the plain command runs the
+// live one (test/demo.test.ts).
+describe("wasmplane demo --offline", () => {
   test("prints the four sections", () => {
-    const run = cli(["demo"]);
+    const run = cli(["demo", "--offline"]);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, "");
     assert.match(run.stdout, /table size 16381, hash seed JLfvgnHc2kaSUFaI, key format cilium/);
@@ -477,9 +479,10 @@ describe("wasmplane demo", () => {
   });
 
   test("--output json has the numbers behind the text", () => {
-    const run = cli(["demo", "--output", "json"]);
+    const run = cli(["demo", "--offline", "--output", "json"]);
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout);
+    assert.equal(report.mode, "offline");
     assert.equal(report.tableSize, 16381);
     assert.ok(report.services.length >= 2 && report.services.length <= 3);
     assert.ok(report.services.some((s: { weighted: boolean }) => s.weighted));
