@@ -66,3 +66,11 @@ export * from "./state/index.js";
 // ---- Node agent ----------------------------------------------------------------------
 // The state on disk → the datapath, kept in step; a local API on a Unix socket.
 export * from "./agent/index.js";
+
+// ---- Observed flows, agent clients and metrics ------------------------------------------
+// Filters and lines of `wasmplane observe`; a client of the agent's local API; the agent's Prometheus metrics.
+export * from "./observe/index.js";
+export { connectAgent, AgentUnavailableError, AgentError } from "./agent/client.js";
+export type { AgentClient, AgentPolicyMap, FlowStreamOptions } from "./agent/client.js";
+export { createAgentMetrics, parseListenAddress, APPLY_LATENCY_BUCKETS, FORWARDED_REASON_LABEL } from "./agent/metrics.js";
+export type { AgentMetrics, AgentInventory, MetricsServer, ListenAddress } from "./agent/metrics.js";

@@ -10,11 +10,14 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_AGENT_SOCKET } from "../src/agent/api.js";
 import type { AgentPolicyMap } from "../src/agent/client.js";
+import { renderStatus } from "../src/cli/status-command.js";
 import type { Reachability, ReachabilityQuery } from "../src/cluster/cluster.js";
 import { matchesFlow, parseFlowFilter } from "../src/observe/filter.js";
 import { FLOW_LINES, FLOWS, STATUS } from "./support/observed-flows.js";
@@ -342,4 +345,16 @@ test("--help for status and observe", async () => {
   }
   const r = await cli(["policy", "check", "--help"]);
   assert.match(r.stdout, /--agent \[socket\]/);
+});
+
+test("docs/observe.md shows the output these commands print", async () => {
+  const doc = await readFile(fileURLToPath(new URL("../docs/observe.md", import.meta.url)), "utf8");
+  const status = renderStatus(STATUS, DEFAULT_AGENT_SOCKET).join("\n");
+  assert.ok(doc.includes(`\`\`\`\n${status}\n\`\`\``), "the status example is renderStatus of the test's status");
+  assert.ok(doc.includes(`\`\`\`\n${FLOW_LINES.join("\n")}\n\`\`\``), "the observe example is the test's lines");
+  const r = await cli(["observe", "--socket", agent.socket, "--port", "99999"]);
+  assert.ok(doc.includes(r.stderr), r.stderr);
+  const missing = join(dir, "nobody.sock");
+  const none = await cli(["status", "--socket", missing]);
+  assert.ok(doc.includes(none.stderr.replace(missing, DEFAULT_AGENT_SOCKET)), none.stderr);
 });

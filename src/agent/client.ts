@@ -27,8 +27,11 @@ export class AgentUnavailableError extends WasmplaneError {
   readonly errno: string | undefined;
 
   constructor(socket: string, errno: string | undefined, options?: { cause?: unknown }) {
-    const why = errno === "EACCES" || errno === "EPERM" ? "permission denied on" : "no agent listening on";
-    super("AGENT_UNAVAILABLE", `${why} ${socket} (is \`wasmplane agent\` running?)`, options);
+    const message =
+      errno === "EACCES" || errno === "EPERM"
+        ? `permission denied on ${socket} (the agent's socket is for root: run as root or with sudo)`
+        : `no agent listening on ${socket} (is \`wasmplane agent\` running?)`;
+    super("AGENT_UNAVAILABLE", message, options);
     this.socket = socket;
     this.errno = errno;
   }

@@ -96,10 +96,25 @@ export interface AgentMetrics {
   serve(address: string): Promise<MetricsServer>;
 }
 
-type Listen = { path: string } | { host: string | undefined; port: number };
+/** Where to listen: a Unix socket path, or a TCP host (undefined: all interfaces) and port. */
+export type ListenAddress =
+  | {
+      /** Absolute path of the Unix socket. */
+      readonly path: string;
+    }
+  | {
+      /** Host or address to bind; undefined for all interfaces. */
+      readonly host: string | undefined;
+      /** TCP port; 0 picks a free one. */
+      readonly port: number;
+    };
 
-/** Reads a listen address. @throws {@link InvalidInputError} naming `metrics address` */
-export function parseListenAddress(address: string): Listen {
+/**
+ * Reads a listen address: `host:port`, `:port`, `[ipv6]:port`, or an absolute Unix socket path.
+ *
+ * @throws {@link InvalidInputError} naming `metrics address` for any other form or a port above 65535.
+ */
+export function parseListenAddress(address: string): ListenAddress {
   if (address.startsWith("/")) return { path: address };
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):([0-9]{1,5})$/.exec(address);
   const port = m ? Number(m[3]) : NaN;
@@ -178,7 +193,7 @@ export function createAgentMetrics(): AgentMetrics {
   };
 }
 
-function serveMetrics(registry: Registry, listen: Listen): Promise<MetricsServer> {
+function serveMetrics(registry: Registry, listen: ListenAddress): Promise<MetricsServer> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path !== "/metrics") {

@@ -42,7 +42,12 @@ export interface ObservedFlow {
   /** Receiver as on the wire at the verdict. */
   readonly destination: ObservedPeer;
   /** The service the packet was translated for: its ID, and its name when the agent knows it. */
-  readonly service?: { readonly id: number; readonly name?: string };
+  readonly service?: {
+    /** The service's ID in the load balancer's maps. */
+    readonly id: number;
+    /** `namespace/name` of the Service, when the agent knows it. */
+    readonly name?: string;
+  };
   /** TCP flags by name (`SYN|ACK`); empty for other protocols. */
   readonly tcpFlags: string;
   /** The packet is a reply of a tracked connection. */
