@@ -159,7 +159,7 @@ export function renderLiveDemo(r: LiveDemoReport): string[] {
 
   const m = r.removal;
   lines.push("", `3. Removing ${m.backend.name} (${m.backend.endpoint}) from the EndpointSlice while connections are open`);
-  lines.push(`   the agent applied it as change ${m.generation} in ${m.applyMs} ms`);
+  lines.push(`   the agent applied it as change ${m.generation} in ${m.applyMs.toFixed(1)} ms`);
   lines.push(`   Maglev slots moved: ${m.changedSlots} of ${r.spread.tableSize} (${percent(m.changedFraction, 2)}); ${m.backend.name} had ${m.removedSlots} (${percent(m.minimumFraction, 2)}), which must move`);
   lines.push(`   moved from backends that stayed: ${m.changedFromRemaining} (${percent(m.changedFromRemainingFraction, 2)})`);
   const h = m.held;
@@ -167,6 +167,7 @@ export function renderLiveDemo(r: LiveDemoReport): string[] {
   for (const l of h.lost) lines.push(`     lost: ${l}`);
   const outcomes = Object.entries(h.removedOutcomes).map(([k, v]) => `${v} ${k}`).join(", ");
   lines.push(`   held connections to ${m.backend.name}: ${h.toRemoved}${outcomes ? ` (${outcomes})` : ""}`);
+  if (h.toRemoved > 0) lines.push(`     (its flows go to a backend that stayed, which has no such connection and resets it)`);
   const fresh = Object.entries(m.newConnections).map(([k, v]) => `${k} ${v}`).join(", ");
   lines.push(`   new connections after the change: ${fresh}${m.newFailed ? `, ${m.newFailed} without an answer` : ""}`);
 

@@ -160,7 +160,7 @@ function readPid(file: string): number | undefined {
  * is still an agent on the demo's socket), namespaces and pins with the
  * demo's prefix, and the run directory. Returns what it removed.
  */
-function removeLeftovers(): string[] {
+async function removeLeftovers(): Promise<string[]> {
   const removed: string[] = [];
   const owner = readPid(join(DEMO_RUN_DIR, "owner.pid"));
   if (owner !== undefined && owner !== process.pid && alive(owner) && / demo( |$)/.test(cmdline(owner))) {
@@ -168,7 +168,10 @@ function removeLeftovers(): string[] {
   }
   const agent = readPid(join(DEMO_RUN_DIR, "agent.pid"));
   if (agent !== undefined && alive(agent) && cmdline(agent).includes(join(DEMO_RUN_DIR, "agent.sock"))) {
-    process.kill(agent, "SIGKILL");
+    // SIGTERM lets it detach and unpin (it runs with --cleanup); what it leaves goes below.
+    process.kill(agent, "SIGTERM");
+    for (let i = 0; i < 50 && alive(agent); i++) await new Promise((r) => setTimeout(r, 100));
+    if (alive(agent)) process.kill(agent, "SIGKILL");
     removed.push(`agent pid ${agent}`);
   }
   const { namespaces, pins } = demoLeftovers();
@@ -210,7 +213,7 @@ export async function runLiveDemo(options: LiveDemoOptions): Promise<LiveDemoRep
   const assets = locateAssets();
   if ("missing" in assets) throw new WasmplaneError("KERNEL_FEATURE", `the live demo needs ${assets.missing}`);
 
-  const leftovers = removeLeftovers();
+  const leftovers = await removeLeftovers();
   if (leftovers.length > 0) progress(`removed what an interrupted run left: ${leftovers.join(", ")}`);
   const res = new Resources();
   mkdirSync(DEMO_RUN_DIR, { recursive: true });

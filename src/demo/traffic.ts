@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { round } from "../cli/format.js";
 import { compareTables, tableStats } from "../maglev/analysis.js";
 import type { ObservedFlow } from "../observe/types.js";
 import { findFlows, waitForStatus, type DemoAgent } from "./agent.js";
@@ -19,7 +20,7 @@ import { readService, removeEndpoint, type ServiceView } from "./state.js";
 import { TOPOLOGY, type DemoBackend } from "./topology.js";
 
 /** Connections of the spread, held open across the removal. */
-export const SPREAD_CONNECTIONS = 300;
+export const SPREAD_CONNECTIONS = 600;
 /** New connections after the removal. */
 export const NEW_CONNECTIONS = 90;
 const SPREAD_FIRST_PORT = 20000;
@@ -92,7 +93,7 @@ export async function measureSpread(t: Traffic, view: ServiceView): Promise<{ se
     const connections = answered.filter((r) => r.backend === b.name).length;
     return {
       name: b.name, endpoint: `${b.ip}:${TOPOLOGY.vipPort}`, id, connections,
-      share: answered.length ? connections / answered.length : 0, slots, expectedShare: slots / view.table.length,
+      share: round(answered.length ? connections / answered.length : 0, 6), slots, expectedShare: round(slots / view.table.length, 6),
     };
   });
   const failed = results.filter((r) => r.backend === undefined);
@@ -177,9 +178,9 @@ export async function removeBackend(t: Traffic, agent: DemoAgent, stateDir: stri
   return {
     backend: { name: removed.name, endpoint: `${removed.ip}:${TOPOLOGY.vipPort}`, id: removedId },
     generation: status.lastApplied!.generation, applyMs: status.lastApplied!.durationMs,
-    removedSlots, changedSlots: diff.changedSlots, changedFraction: diff.changedFraction,
-    minimumFraction: removedSlots / before.table.length,
-    changedFromRemaining: diff.changedFromRemaining, changedFromRemainingFraction: diff.changedFromRemainingFraction,
+    removedSlots, changedSlots: diff.changedSlots, changedFraction: round(diff.changedFraction, 6),
+    minimumFraction: round(removedSlots / before.table.length, 6),
+    changedFromRemaining: diff.changedFromRemaining, changedFromRemainingFraction: round(diff.changedFromRemainingFraction, 6),
     held: heldSection, newConnections, newFailed: fresh.results.filter((r) => r.backend === undefined).length,
   };
 }
