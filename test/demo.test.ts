@@ -12,7 +12,8 @@
  *   2. live, interrupted with SIGINT while traffic flows: exit 130, and
  *      the same nothing-left checks;
  *   3. without root: one line saying why the live part is skipped, then
- *      the offline demo, exit 0 (as root, the CLI is run as `nobody`).
+ *      the offline demo, exit 0 (as root, the CLI runs in a new user
+ *      namespace, where it has no capability in the machine's namespaces).
  *
  * 1 and 2 need root, eBPF, iproute2 with libbpf, nsenter and clang with
  * the libbpf headers: skipped with the reason without them, a failure with
@@ -158,9 +159,14 @@ describe("wasmplane demo without root", () => {
       t.skip("runs the CLI as another user: Linux only");
       return;
     }
-    // As root, run as nobody: the README's quick start on a machine without privileges.
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const text = spawnSync(process.execPath, [CLI, "demo"], { encoding: "utf8", cwd: "/", ...asUser });
+    // As root, in a new user namespace: no capability in the machine's namespaces
+    // and uid 65534 (unmapped), while files stay readable wherever the checkout is.
+    // That is the README's quick start on a machine without privileges.
+    const unprivileged = (args: string[]) => (process.getuid?.() === 0
+      ? spawnSync("unshare", ["--user", process.execPath, CLI, ...args], { encoding: "utf8", cwd: "/" })
+      : spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: "/" }));
+    if (process.getuid?.() === 0 && !requireTools(t, "unshare")) return;
+    const text = unprivileged(["demo"]);
     assert.equal(text.status, 0, text.stderr);
     const lines = text.stderr.trimEnd().split("\n");
     assert.equal(lines.length, 1, `one line on stderr:\n${text.stderr}`);
@@ -168,7 +174,7 @@ describe("wasmplane demo without root", () => {
     assert.match(text.stdout, /1\. Spread/);
     assert.match(text.stdout, /4\. Policy/);
 
-    const json = spawnSync(process.execPath, [CLI, "demo", "--output", "json"], { encoding: "utf8", cwd: "/", ...asUser });
+    const json = unprivileged(["demo", "--output", "json"]);
     assert.equal(json.status, 0, json.stderr);
     assert.equal(JSON.parse(json.stdout).mode, "offline");
   });
