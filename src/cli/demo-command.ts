@@ -44,7 +44,8 @@ export function addDemoCommand(program: Command, ctx: CommandContext): void {
 Live (root on Linux with clang, libbpf headers, iproute2 and nsenter): builds
 network namespaces named wpdemo-*, runs \`wasmplane agent\` in one of them on a
 copy of examples/demo, sends real traffic, and removes everything it created
-(also on Ctrl-C). About half a minute. Progress goes to stderr.
+(also on Ctrl-C). A few seconds; longer the first time, when the agent
+compiles the datapath. Progress goes to stderr.
 
 Offline: Cilium's defaults (table size 16381, hash seed JLfvgnHc2kaSUFaI, key
 format cilium), so the tables are the ones Cilium would program.`,

@@ -200,7 +200,7 @@ function decapDefines(b: DemoBackend): string[] {
 /**
  * Runs the live demo and returns its report, after cleaning up.
  *
- * Needs what {@link liveDemoUnavailable} checks. Takes about half a minute
+ * Needs what {@link liveDemoUnavailable} checks. Takes a few seconds
  * (longer the first time, when the agent compiles the datapath).
  *
  * @throws DemoInterruptedError when `signal` aborts (after cleaning up)
