@@ -9,6 +9,7 @@
  */
 import { watch, statSync, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
+import { watchTree } from "./watch-tree.js";
 
 /** A running watch. */
 export interface StateWatcher {
@@ -29,8 +30,8 @@ export function watchState(path: string, options: { debounceMs: number }, onChan
     clearTimeout(timer);
     timer = setTimeout(onChange, options.debounceMs);
   };
-  const watcher: FSWatcher = isDirectory ? watch(path, { recursive: true }, fire) : watch(dirname(path), fire);
-  watcher.on("error", onError);
+  // A folder one directory at a time (watch-tree.ts): Node 20's recursive watch misses files replaced by a rename.
+  const watcher: Pick<FSWatcher, "close"> = isDirectory ? watchTree(path, fire, onError) : watch(dirname(path), fire).on("error", onError);
   return {
     close() {
       clearTimeout(timer);
