@@ -44,12 +44,12 @@ import { DROP_REASON } from "../bpf/drop-reasons.js";
 import { DEFAULT_PIN_ROOT } from "../bpf/pin.js";
 import { DeltaBuilder, type PolicyDelta } from "../policy/delta.js";
 import { StateFileError } from "../state/load.js";
-import { loadKubeState } from "../state/read.js";
+import { StateReader, type StateReadResult } from "../state/read.js";
 import { applyStatePolicy } from "../state/policy.js";
 import { endpointText } from "../state/backend-ids.js";
 import { byText } from "../state/fields.js";
 import { AGENT_API_VERSION, DEFAULT_AGENT_SOCKET, type AgentStatus, type AppliedChange } from "./api.js";
-import { desiredFromState, type DesiredState, type KeyedObject } from "./desired.js";
+import { DesiredMemo, desiredFromState, type DesiredState, type KeyedObject } from "./desired.js";
 import { diffObjects, diffServices } from "./diff.js";
 import { FlowLog, observeFlow, type FlowNames } from "./flows.js";
 import { createLogger, type AgentLogger } from "./log.js";
@@ -70,6 +70,13 @@ export const AGENT_TC_FILTER: Readonly<{
 
 /** Milliseconds between refreshes of the map fill and drop gauges. */
 const METRICS_REFRESH_MS = 5000;
+
+/**
+ * Milliseconds of quiet after a file event before the files it named are
+ * read: enough for a file written in a few chunks to be read whole, short
+ * since it is part of every change's latency.
+ */
+const DEBOUNCE_MS = 5;
 
 /** Milliseconds before a full reconcile is retried after a failed write (doubling up to 30 s). */
 const RETRY_MS = 1000;
@@ -123,6 +130,13 @@ class NodeAgent implements Agent {
   readonly #startedAt = new Date().toISOString();
   readonly #flows = new FlowLog();
   readonly #listeners = new Set<(change: AppliedChange) => void>();
+  /** The state, kept file by file: a change reads only the files the watch named. */
+  readonly #stateReader: StateReader;
+  /** What computing the desired state keeps from one change to the next. */
+  readonly #memo = new DesiredMemo();
+  /** Paths the watch named that no change has read yet; undefined: look at everything. */
+  #pending: Set<string> | undefined = new Set();
+  #pendingCount = 0;
   #lb: Datapath | undefined;
   #ep: EndpointDatapath | undefined;
   #cluster: Cluster | undefined;
@@ -155,6 +169,7 @@ class NodeAgent implements Agent {
     this.#options = options;
     this.#log = log;
     this.#statePath = resolve(options.state);
+    this.#stateReader = new StateReader(this.#statePath);
     this.#flagEndpoints = flagEndpoints;
     this.socket = socket;
     if (options.onApplied) this.#listeners.add(options.onApplied);
@@ -167,7 +182,7 @@ class NodeAgent implements Agent {
   async #start(): Promise<void> {
     const t0 = performance.now();
     try {
-      const kube = await loadKubeState(this.#statePath);
+      const kube = (await this.#stateReader.read()).state;
       // Settings (hash seed, table size) come from the state's Node: read them before loading.
       const first = desiredFromState(kube, this.#statePath, { translate: { node: this.#options.node } });
       const settings = first.translation?.settings;
@@ -208,7 +223,7 @@ class NodeAgent implements Agent {
         this.#log.info("listening", { socket: this.socket });
       }
       if (this.#options.watch !== false) {
-        this.#watcher = watchState(this.#statePath, { debounceMs: this.#options.debounceMs ?? 20 }, () => void this.apply().catch(() => {}), (error) => this.#log.error("watch", { error: error.message }));
+        this.#watcher = watchState(this.#statePath, { debounceMs: this.#options.debounceMs ?? DEBOUNCE_MS }, (paths) => this.#watched(paths), (error) => this.#log.error("watch", { error: error.message }));
       }
       this.#log.info("ready", { state: this.#statePath, pinRoot: this.#lb.pinRoot, durationMs: round(performance.now() - t0) });
       this.#emit(change, "start");
@@ -242,8 +257,8 @@ class NodeAgent implements Agent {
     }
   }
 
-  #desired(kube: Awaited<ReturnType<typeof loadKubeState>>): DesiredState {
-    return desiredFromState(kube, this.#statePath, { translate: { node: this.#options.node, previousBackendIds: this.#backendIds } });
+  #desired(kube: StateReadResult["state"]): DesiredState {
+    return desiredFromState(kube, this.#statePath, { translate: { node: this.#options.node, previousBackendIds: this.#backendIds }, memo: this.#memo });
   }
 
   get #names(): FlowNames {
@@ -270,14 +285,36 @@ class NodeAgent implements Agent {
   }
 
   apply(): Promise<AppliedChange> {
-    return this.#serialize(async () => {
-      if (this.#stopped) throw new WasmplaneError("INVALID_INPUT", "the agent is stopped");
-      await this.ready;
-      const resync = this.#resync;
-      const change = await this.#applyChange();
-      this.#emit(change, resync ? "full" : "change");
-      return change;
-    });
+    // Asked for (SIGHUP, the API): every file is read and compared by content, nothing can be missed.
+    return this.#serialize(() => this.#applyNow(undefined, true));
+  }
+
+  /** The watch named `paths` (undefined: it could not say which): read those, apply what changed. */
+  #watched(paths: string[] | undefined): void {
+    if (paths === undefined) this.#pending = undefined;
+    else if (this.#pending) for (const p of paths) this.#pending.add(p);
+    this.#pendingCount++;
+    void this.#serialize(async () => {
+      if (this.#pendingCount === 0) return; // an earlier change read these already
+      const pending = this.#pending;
+      this.#pending = new Set();
+      this.#pendingCount = 0;
+      await this.#applyNow(pending, false);
+    }).catch(() => {});
+  }
+
+  async #applyNow(paths: ReadonlySet<string> | undefined, content: boolean): Promise<AppliedChange> {
+    if (this.#stopped) throw new WasmplaneError("INVALID_INPUT", "the agent is stopped");
+    await this.ready;
+    if (paths === undefined || content) {
+      // Whatever the watch named is covered by a full read.
+      this.#pending = new Set();
+      this.#pendingCount = 0;
+    }
+    const resync = this.#resync;
+    const change = await this.#applyChange(resync || paths === undefined ? { content } : { paths });
+    this.#emit(change, resync ? "full" : "change");
+    return change;
   }
 
   onApplied(listener: (change: AppliedChange) => void): () => void {
@@ -297,13 +334,17 @@ class NodeAgent implements Agent {
     }
   }
 
-  #record(t0: number, trigger: string, changed: Record<string, number>, rejected: string[]): AppliedChange {
+  /** Milliseconds of the last change's phases, for the `applied` log line. */
+  #phase = { read: 0, desired: 0, policy: 0, write: 0 };
+
+  #record(t0: number, trigger: string, changed: Record<string, number>, rejected: string[], phases?: Record<string, number>): AppliedChange {
     const change: AppliedChange = {
       at: new Date().toISOString(), generation: ++this.#generation, durationMs: round(performance.now() - t0), changed, rejected,
     };
     this.#lastApplied = change;
     for (const line of rejected) this.#log.warn("rejected", describeRejection(line));
-    this.#log.info("applied", { generation: change.generation, trigger, durationMs: change.durationMs, changed, rejected: rejected.length, health: this.#health() });
+    const phasesMs = phases ? { phasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, round(v)])) } : {};
+    this.#log.info("applied", { generation: change.generation, trigger, durationMs: change.durationMs, ...phasesMs, changed, rejected: rejected.length, health: this.#health() });
     return change;
   }
 
@@ -345,17 +386,19 @@ class NodeAgent implements Agent {
     return this.#record(t0, trigger, changed, rejected);
   }
 
-  async #applyChange(): Promise<AppliedChange> {
+  async #applyChange(read: { paths?: Iterable<string>; content?: boolean }): Promise<AppliedChange> {
     const t0 = performance.now();
     let kube;
     try {
-      kube = await loadKubeState(this.#statePath);
+      kube = (await this.#stateReader.read(read)).state;
     } catch (error) {
       if (!(error instanceof StateFileError)) throw error;
       // The path went away (a directory being replaced): keep serving what was applied.
       return this.#record(t0, "watch", {}, [error.message]);
     }
+    this.#phase.read = performance.now() - t0;
     const desired = this.#desired(kube);
+    this.#phase.desired = performance.now() - t0 - this.#phase.read;
     if (this.#resync) return this.#reconcile(desired, t0, "resync");
     await this.#resolveInterfaces(desired);
 
@@ -392,6 +435,8 @@ class NodeAgent implements Agent {
     }
     const policyDelta = delta.build();
     const endpoints = this.#planEndpoints(desired, cluster, rejected);
+    const tWrite = performance.now();
+    this.#phase.policy = tWrite - t0 - this.#phase.read - this.#phase.desired;
 
     // Everything is computed: write.
     try {
@@ -423,8 +468,9 @@ class NodeAgent implements Agent {
       return this.#record(t0, "watch", counts, rejected);
     }
     this.#writeFailed = false;
+    this.#phase.write = performance.now() - tWrite;
     this.#committed(desired, applied);
-    return this.#record(t0, "watch", counts, rejected);
+    return this.#record(t0, "watch", counts, rejected, this.#phase);
   }
 
   /** A write failed: the datapath keeps what it had; reconcile everything soon. */

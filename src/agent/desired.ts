@@ -14,7 +14,7 @@ import { InvalidInputError, WasmplaneError } from "../errors.js";
 import { loadKubeState } from "../state/read.js";
 import { ANNOTATIONS } from "../state/annotations.js";
 import { describeObject, type ClusterStateObject, type KubeState } from "../state/snapshot.js";
-import { translateServices, type ServiceTranslation, type TranslateOptions } from "../state/translate.js";
+import { translateWithMemo, TranslationMemo, type ServiceTranslation, type TranslateOptions } from "../state/translate.js";
 
 /** Linux interface names: 1 to 15 bytes, no `/`, whitespace or `:`. */
 const IFNAME = /^[^/\s:]{1,15}$/;
@@ -64,6 +64,21 @@ function nodeNameOf(value: unknown): string | undefined {
 export interface DesiredStateOptions {
   /** Translation options (node, backend IDs to keep, ...). */
   readonly translate: TranslateOptions;
+  /**
+   * What one computation keeps for the next (the agent holds one): the
+   * translation's memo, and each cluster object's {@link KeyedObject}, so
+   * an object the state did not change is neither translated nor turned
+   * into JSON again. The result is the same with or without it.
+   */
+  readonly memo?: DesiredMemo;
+}
+
+/** See {@link DesiredStateOptions.memo}. */
+export class DesiredMemo {
+  /** The translation's. */
+  readonly translation = new TranslationMemo();
+  /** The keyed form of each cluster object (snapshot.ts keeps an unchanged object the same object). */
+  readonly objects = new WeakMap<ClusterStateObject, KeyedObject>();
 }
 
 /**
@@ -83,7 +98,7 @@ export function desiredFromState(kube: KubeState, path: string, options: Desired
   const warnings: string[] = [];
   let translation: ServiceTranslation | undefined;
   try {
-    translation = translateServices(kube, options.translate);
+    translation = translateWithMemo(kube, options.translate, options.memo?.translation);
     rejected.push(...translation.errors.map((e) => e.message));
     warnings.push(...translation.warnings);
   } catch (error) {
@@ -94,8 +109,13 @@ export function desiredFromState(kube: KubeState, path: string, options: Desired
   const objects = new Map<string, KeyedObject>();
   const interfaces = new Map<string, string>();
   for (const o of kube.clusterObjects) {
-    const key = objectKeyOf(o);
-    objects.set(key, { ...o, key, text: JSON.stringify(o.value) });
+    let keyed = options.memo?.objects.get(o);
+    if (!keyed) {
+      const key = objectKeyOf(o);
+      keyed = { ...o, key, text: JSON.stringify(o.value) };
+      options.memo?.objects.set(o, keyed);
+    }
+    objects.set(keyed.key, keyed);
     if (o.kind !== "Pod") continue;
     const iface = annotationOf(o.value, ANNOTATIONS.interface);
     if (iface === undefined) continue;

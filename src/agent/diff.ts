@@ -2,11 +2,14 @@
  * What changed between the state last applied and the state just read,
  * so that the agent writes only that:
  *
- *   services: by frontend name, compared as JSON; a service whose backend
+ *   services: by frontend name, compared as JSON (the same object is the
+ *     same service: the translation's memo hands back an unchanged service
+ *     as the object it was); a service whose backend
  *     list is unchanged keeps its Maglev table (src/lb rebuilds a table only
  *     when its backends change);
  *   cluster objects (Namespaces, Pods, policies): by kind, namespace and
- *     name, compared as JSON of the object as read.
+ *     name, compared as JSON of the object as read (the same object, as
+ *     the agent's memo keeps it, is unchanged).
  *
  * Pure module.
  *
@@ -53,16 +56,20 @@ export function diffServices(before: ReadonlyMap<string, LbService>, after: read
   for (const s of after) {
     names.add(s.name);
     const old = before.get(s.name);
-    if (old && serviceText(old) === serviceText(s)) continue;
+    if (old === s || (old && serviceText(old) === serviceText(s))) continue;
     upserts.push(s);
     if (!old || backendsText(old) !== backendsText(s)) backendChanges++;
   }
   const removals = [...before.keys()].filter((n) => !names.has(n));
-  const was = backendRecords(before.values());
+  // A service that is not upserted lists its backends exactly as before, so
+  // an ID that changed meaning shows in the upserts: only they are checked.
   let backendRedefined = false;
-  for (const [id, text] of backendRecords(after)) {
-    const old = was.get(id);
-    if (old !== undefined && old !== text) backendRedefined = true;
+  if (upserts.length) {
+    const was = backendRecords(before.values());
+    for (const [id, text] of backendRecords(upserts)) {
+      const old = was.get(id);
+      if (old !== undefined && old !== text) backendRedefined = true;
+    }
   }
   return { upserts, removals, backendChanges, backendRedefined };
 }
@@ -79,7 +86,10 @@ export interface ObjectDiff {
 export function diffObjects(before: ReadonlyMap<string, KeyedObject>, after: ReadonlyMap<string, KeyedObject>): ObjectDiff {
   const upserts: KeyedObject[] = [];
   const deletes: KeyedObject[] = [];
-  for (const [key, o] of after) if (before.get(key)?.text !== o.text) upserts.push(o);
+  for (const [key, o] of after) {
+    const old = before.get(key);
+    if (old !== o && old?.text !== o.text) upserts.push(o);
+  }
   for (const [key, o] of before) if (!after.has(key)) deletes.push(o);
   return { upserts, deletes };
 }

@@ -36,7 +36,7 @@ export interface AgentOptions {
   logger?: AgentLogger;
   /** Watch the state path and apply changes. Default true. */
   watch?: boolean;
-  /** Milliseconds of quiet after a file event before the state is read. Default 20. */
+  /** Milliseconds of quiet after a file event before the changed files are read. Default 5. */
   debounceMs?: number;
   /** Called after every change applied (also the first). */
   onApplied?: (change: AppliedChange) => void;

@@ -5,10 +5,15 @@
  * watch on the file itself), debounced so that a burst of events (a file
  * written in several chunks, a `cp -r`) makes one change.
  *
+ * The names the events carry are collected over the burst and handed on,
+ * so that the reader looks at those files only (src/state/read.ts
+ * `StateReader`). An event without a name (the platform did not say) hands
+ * on `undefined`: look at everything.
+ *
  * @module
  */
 import { watch, statSync, type FSWatcher } from "node:fs";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { watchTree } from "./watch-tree.js";
 
 /** A running watch. */
@@ -18,17 +23,27 @@ export interface StateWatcher {
 }
 
 /**
- * Calls `onChange` `debounceMs` after the last event under `path`.
+ * Calls `onChange` `debounceMs` after the last event under `path`, with
+ * the paths the events named (joined to `path` for a directory, `path`
+ * itself for a file) or `undefined` when an event named none.
  * @throws the `fs.watch` error when the path cannot be watched.
  */
-export function watchState(path: string, options: { debounceMs: number }, onChange: () => void, onError: (error: Error) => void): StateWatcher {
+export function watchState(path: string, options: { debounceMs: number }, onChange: (paths: string[] | undefined) => void, onError: (error: Error) => void): StateWatcher {
   const isDirectory = statSync(path).isDirectory();
   const file = isDirectory ? undefined : basename(path);
   let timer: NodeJS.Timeout | undefined;
+  let names: Set<string> | undefined = new Set();
+  const flush = () => {
+    const paths = names === undefined ? undefined : [...names];
+    names = new Set();
+    onChange(paths);
+  };
   const fire = (_event: string, name: string | Buffer | null) => {
     if (file !== undefined && name !== null && String(name) !== file) return;
+    if (name === null) names = undefined;
+    else names?.add(file !== undefined ? path : join(path, String(name)));
     clearTimeout(timer);
-    timer = setTimeout(onChange, options.debounceMs);
+    timer = setTimeout(flush, options.debounceMs);
   };
   // A folder one directory at a time (watch-tree.ts): Node 20's recursive watch misses files replaced by a rename.
   const watcher: Pick<FSWatcher, "close"> = isDirectory ? watchTree(path, fire, onError) : watch(dirname(path), fire).on("error", onError);

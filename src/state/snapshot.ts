@@ -127,8 +127,213 @@ function relative(error: InvalidInputError, path: string): InvalidInputError {
 interface Parsed {
   readonly ref: StateObjectRef;
   readonly text: string;
-  readonly value: unknown;
-  readonly read: () => unknown;
+  readonly value: Obj;
+  /** Order of the copy inside its unit (document order). */
+  readonly seq: number;
+  /** The unit (file) it came from. */
+  readonly unit: string;
+}
+
+/** What one object key contributes to the state: its validated object, or the errors of its copies. */
+interface KeyResult {
+  /** `source` and canonical text of every copy, in order: an unchanged signature keeps the result (and its objects) as they were. */
+  readonly signature: string;
+  readonly kind?: "Service" | "EndpointSlice" | "Node" | "cluster";
+  readonly object?: unknown;
+  readonly pod?: StatePod;
+  readonly errors: readonly WasmplaneError[];
+}
+
+interface Unit {
+  readonly parsed: readonly Parsed[];
+  readonly ignored: readonly StateObjectRef[];
+  readonly errors: readonly WasmplaneError[];
+}
+
+/**
+ * Orders units as loadKubeState reads files: path segment by segment, in
+ * code-point order (a directory's files come where the directory's name sorts).
+ */
+function byUnit(a: string, b: string): number {
+  if (a === b) return 0;
+  const sa = a.split("/");
+  const sb = b.split("/");
+  for (let i = 0; i < Math.min(sa.length, sb.length); i++) {
+    const c = byText(sa[i]!, sb[i]!);
+    if (c !== 0) return c;
+  }
+  return sa.length - sb.length;
+}
+
+/**
+ * A state kept up to date one unit (one file) at a time: {@link readState}
+ * for a folder whose files change one by one. Only the objects whose keys a
+ * changed unit holds (before or after) are validated again; every other
+ * object keeps its result, and the very same JavaScript objects, so a
+ * consumer can tell what changed by identity. `state()` equals
+ * `readState` of every unit's documents in unit order (units are ordered
+ * as paths, segment by segment), with the same errors.
+ *
+ * @internal The node agent's; the public way in is {@link readState}.
+ */
+export class StateSnapshot {
+  readonly #units = new Map<string, Unit>();
+  readonly #groups = new Map<string, Parsed[]>();
+  readonly #results = new Map<string, KeyResult>();
+  readonly #dirty = new Set<string>();
+  #sortedKeys: string[] = [];
+  #keysChanged = false;
+  #state: KubeState | undefined;
+  /** Keys whose result changed since the last {@link StateSnapshot.takeChanged}. */
+  #changed = new Set<string>();
+
+  /** Replaces what `unit` holds with `documents` (and `fileErrors`, for a unit that did not parse). */
+  set(unit: string, documents: readonly StateInput[], fileErrors: readonly WasmplaneError[] = []): void {
+    this.#drop(unit);
+    const parsed: Parsed[] = [];
+    const ignored: StateObjectRef[] = [];
+    const errors: WasmplaneError[] = [...fileErrors];
+    for (const doc of documents) {
+      for (const { value, path } of flattenObjects(doc.value, doc.source)) {
+        if (!isObj(value) || typeof value.kind !== "string") {
+          errors.push(new InvalidInputError("kind", isObj(value) ? value.kind : value, "must be a Kubernetes object with a kind", "INVALID_INPUT", path));
+          continue;
+        }
+        const ref = refOf(value, path);
+        if (!CLUSTER_KINDS.has(ref.kind) && !OTHER_KINDS.has(ref.kind)) {
+          ignored.push(ref);
+          continue;
+        }
+        const p: Parsed = { ref, value, text: canonical(value), seq: parsed.length, unit };
+        parsed.push(p);
+        const key = keyOf(ref);
+        const list = this.#groups.get(key);
+        if (list) list.push(p);
+        else {
+          this.#groups.set(key, [p]);
+          this.#keysChanged = true;
+        }
+        this.#dirty.add(key);
+      }
+    }
+    this.#units.set(unit, { parsed, ignored, errors });
+    this.#state = undefined;
+  }
+
+  /** Forgets `unit` (a file removed). */
+  delete(unit: string): void {
+    if (!this.#units.has(unit)) return;
+    this.#drop(unit);
+    this.#state = undefined;
+  }
+
+  /** The units held. */
+  units(): IterableIterator<string> {
+    return this.#units.keys();
+  }
+
+  #drop(unit: string): void {
+    const old = this.#units.get(unit);
+    if (!old) return;
+    this.#units.delete(unit);
+    for (const p of old.parsed) {
+      const key = keyOf(p.ref);
+      const list = this.#groups.get(key);
+      if (!list) continue;
+      const rest = list.filter((c) => c.unit !== unit);
+      if (rest.length) this.#groups.set(key, rest);
+      else {
+        this.#groups.delete(key);
+        this.#keysChanged = true;
+      }
+      this.#dirty.add(key);
+    }
+  }
+
+  /** Keys (`Kind\0namespace\0name`) whose validated result changed since the last call. */
+  takeChanged(): Set<string> {
+    this.state();
+    const out = this.#changed;
+    this.#changed = new Set();
+    return out;
+  }
+
+  /** The state of every unit, validated and ordered as {@link readState} gives it. */
+  state(): KubeState {
+    if (this.#state && this.#dirty.size === 0) return this.#state;
+    for (const key of this.#dirty) {
+      const copies = this.#groups.get(key);
+      const before = this.#results.get(key);
+      if (!copies) {
+        if (before) {
+          this.#results.delete(key);
+          this.#changed.add(key);
+        }
+        continue;
+      }
+      if (copies.length > 1) copies.sort((a, b) => byUnit(a.unit, b.unit) || a.seq - b.seq);
+      const signature = copies.map((c) => `${c.ref.source}\u0000${c.text}`).join("\u0001");
+      if (before?.signature === signature) continue;
+      this.#results.set(key, resultOf(copies, signature));
+      this.#changed.add(key);
+    }
+    this.#dirty.clear();
+    if (this.#keysChanged) {
+      this.#sortedKeys = [...this.#groups.keys()].sort(byText);
+      this.#keysChanged = false;
+    }
+    const errors: WasmplaneError[] = [];
+    const ignored: StateObjectRef[] = [];
+    for (const unit of this.#units.values()) {
+      errors.push(...unit.errors);
+      ignored.push(...unit.ignored);
+    }
+    const clusterObjects: ClusterStateObject[] = [];
+    const pods: StatePod[] = [];
+    const services: ServiceObject[] = [];
+    const endpointSlices: EndpointSliceObject[] = [];
+    const nodes: NodeObject[] = [];
+    for (const key of this.#sortedKeys) {
+      const r = this.#results.get(key)!;
+      if (r.errors.length) errors.push(...r.errors);
+      if (r.kind === "Service") services.push(r.object as ServiceObject);
+      else if (r.kind === "EndpointSlice") endpointSlices.push(r.object as EndpointSliceObject);
+      else if (r.kind === "Node") nodes.push(r.object as NodeObject);
+      else if (r.kind === "cluster") {
+        clusterObjects.push(r.object as ClusterStateObject);
+        if (r.pod) pods.push(r.pod);
+      }
+    }
+    ignored.sort((a, b) => byText(keyOf(a), keyOf(b)) || byText(a.source, b.source));
+    errors.sort((a, b) => byText(a.message, b.message));
+    this.#state = { clusterObjects, pods, services, endpointSlices, nodes, ignored, errors };
+    return this.#state;
+  }
+}
+
+const OTHER_KINDS = new Set(["Service", "EndpointSlice", "Node"]);
+
+/** Validates one key's copies: ambiguous copies are all rejected, else the first copy is read. */
+function resultOf(copies: readonly Parsed[], signature: string): KeyResult {
+  const first = copies[0]!;
+  if (copies.some((c) => c.text !== first.text)) {
+    const sources = copies.map((c) => c.ref.source).sort(byText);
+    return {
+      signature,
+      errors: copies.map((c) => new InvalidInputError("metadata.name", c.ref.name, `is defined more than once with different content (${sources.join(", ")}): every copy is left out`, "INVALID_INPUT", `${c.ref.source}: ${describeObject(c.ref)}`)),
+    };
+  }
+  let read: unknown;
+  try {
+    read = readOne(first.value, first.ref);
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    return { signature, errors: [error.within(`${first.ref.source}: ${describeObject(first.ref)}`)] };
+  }
+  const r = read as { kind: string };
+  if (r.kind === "Service" || r.kind === "EndpointSlice" || r.kind === "Node") return { signature, kind: r.kind, object: read, errors: [] };
+  const object: ClusterStateObject = { ...first.ref, value: first.value };
+  return { signature, kind: "cluster", object, ...(r.kind === "Pod" ? { pod: (read as { pod: StatePod }).pod } : {}), errors: [] };
 }
 
 /**
@@ -137,62 +342,9 @@ interface Parsed {
  * input: bad objects go to `errors`.
  */
 export function readState(documents: readonly StateInput[], fileErrors: readonly WasmplaneError[] = []): KubeState {
-  const errors: WasmplaneError[] = [...fileErrors];
-  const ignored: StateObjectRef[] = [];
-  const groups = new Map<string, Parsed[]>();
-
-  for (const doc of documents) {
-    for (const { value, path } of flattenObjects(doc.value, doc.source)) {
-      if (!isObj(value) || typeof value.kind !== "string") {
-        errors.push(new InvalidInputError("kind", isObj(value) ? value.kind : value, "must be a Kubernetes object with a kind", "INVALID_INPUT", path));
-        continue;
-      }
-      const ref = refOf(value, path);
-      if (!CLUSTER_KINDS.has(ref.kind) && !["Service", "EndpointSlice", "Node"].includes(ref.kind)) {
-        ignored.push(ref);
-        continue;
-      }
-      const list = groups.get(keyOf(ref)) ?? [];
-      list.push({ ref, value, text: canonical(value), read: () => readOne(value, ref) });
-      groups.set(keyOf(ref), list);
-    }
-  }
-
-  const clusterObjects: ClusterStateObject[] = [];
-  const pods: StatePod[] = [];
-  const services: ServiceObject[] = [];
-  const endpointSlices: EndpointSliceObject[] = [];
-  const nodes: NodeObject[] = [];
-  for (const key of [...groups.keys()].sort(byText)) {
-    const copies = groups.get(key)!;
-    const first = copies[0]!;
-    if (copies.some((c) => c.text !== first.text)) {
-      const sources = copies.map((c) => c.ref.source).sort(byText);
-      for (const c of copies) {
-        errors.push(new InvalidInputError("metadata.name", c.ref.name, `is defined more than once with different content (${sources.join(", ")}): every copy is left out`, "INVALID_INPUT", `${c.ref.source}: ${describeObject(c.ref)}`));
-      }
-      continue;
-    }
-    let read: unknown;
-    try {
-      read = first.read();
-    } catch (error) {
-      if (!(error instanceof InvalidInputError)) throw error;
-      errors.push(error.within(`${first.ref.source}: ${describeObject(first.ref)}`));
-      continue;
-    }
-    const r = read as { kind: string };
-    if (r.kind === "Service") services.push(read as ServiceObject);
-    else if (r.kind === "EndpointSlice") endpointSlices.push(read as EndpointSliceObject);
-    else if (r.kind === "Node") nodes.push(read as NodeObject);
-    else {
-      clusterObjects.push({ ...first.ref, value: first.value });
-      if (r.kind === "Pod") pods.push((read as { pod: StatePod }).pod);
-    }
-  }
-  ignored.sort((a, b) => byText(keyOf(a), keyOf(b)) || byText(a.source, b.source));
-  errors.sort((a, b) => byText(a.message, b.message));
-  return { clusterObjects, pods, services, endpointSlices, nodes, ignored, errors };
+  const snapshot = new StateSnapshot();
+  snapshot.set("", documents, fileErrors);
+  return snapshot.state();
 }
 
 function readOne(value: Obj, ref: StateObjectRef): unknown {

@@ -183,6 +183,95 @@ function frontendName(svc: ServiceObject, port: ServicePortSpec, kind: FrontendK
   return `${svc.namespace}/${svc.name}:${port.name ?? port.port}/${kind}/${address}`;
 }
 
+/** A frontend a service asks for, before two services claiming one frontend are sorted out. */
+interface ProposedFrontend {
+  /** `vip:port/protocol`. */
+  readonly frontend: string;
+  /** The field that names its address, for the error when another service holds it. */
+  readonly field: string;
+  /** `file: Service ns/name`. */
+  readonly context: string;
+  readonly draft: Draft;
+}
+
+/** One service's frontends and what they were computed from. */
+interface Proposal {
+  readonly svc: ServiceObject;
+  readonly node: NodeObject | undefined;
+  readonly nodeName: string | undefined;
+  readonly defaultAlgorithm: LbAlgorithm;
+  /** The weights of the pods its slices name. */
+  readonly weights: string;
+  readonly slices: readonly EndpointSliceObject[];
+  readonly frontends: readonly ProposedFrontend[];
+  readonly warning: string | undefined;
+}
+
+/**
+ * What one translation keeps for the next, so that a state where few
+ * objects changed is translated in proportion to the change: each service's
+ * frontends (recomputed only when its Service, its EndpointSlices, the
+ * weights of their pods, the Node or the default algorithm changed, told
+ * apart by object identity as snapshot.ts `StateSnapshot` keeps unchanged
+ * objects), and each frontend's `LbService` (the same object while its
+ * backends' IDs and draining flags stay). The result equals a translation
+ * without a memo.
+ *
+ * @internal The node agent's.
+ */
+export class TranslationMemo {
+  /** By `namespace/name`. */
+  readonly services = new Map<string, Proposal>();
+  readonly built = new WeakMap<Draft, { signature: string; service: LbService }>();
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function weightsOf(slices: readonly EndpointSliceObject[], pods: ReadonlyMap<string, StatePod>): string {
+  let out = "";
+  for (const slice of slices) for (const e of slice.endpoints) if (e.pod !== undefined) out += `${pods.get(e.pod)?.weight ?? ""},`;
+  return out;
+}
+
+function lbServiceOf(d: Draft, backends: LbBackend[]): LbService {
+  const service: LbService = { name: d.name, vip: d.vip, port: d.port, protocol: d.protocol, algorithm: d.algorithm, backends };
+  if (d.affinity > 0) service.sessionAffinity = { timeoutSeconds: d.affinity };
+  return service;
+}
+
+/** The frontends of one service, with their backends (before IDs). */
+function proposeFrontends(
+  svc: ServiceObject, slices: readonly EndpointSliceObject[], pods: ReadonlyMap<string, StatePod>, node: NodeObject | undefined,
+  nodeName: string | undefined, defaultAlgorithm: LbAlgorithm,
+): { frontends: ProposedFrontend[]; warning: string | undefined } {
+  const algorithm = svc.algorithm ?? defaultAlgorithm;
+  const context = `${svc.source}: ${describeObject(svc)}`;
+  const frontends: ProposedFrontend[] = [];
+  const localNeeded = (svc.externalTrafficPolicy === "Local" && (svc.externalIPs.length || svc.loadBalancerIPs.length || svc.type !== "ClusterIP")) ||
+    svc.internalTrafficPolicy === "Local";
+  const warning = localNeeded && nodeName === undefined ? `${context}: a Local traffic policy without a node: every endpoint is kept` : undefined;
+  svc.ports.forEach((port, pi) => {
+    const candidates = candidatesOf(port, slices, pods);
+    const add = (kind: FrontendKind, vip: string, frontPort: number, field: string, local: boolean) => {
+      const name = frontendName(svc, port, kind, vip);
+      const frontend = `${endpointText(vip, frontPort)}/${port.protocol}`;
+      const family = familyOf(vip);
+      const backends = candidates.filter((c) => familyOf(c.address) === family && (!local || nodeName === undefined || c.nodeName === nodeName));
+      frontends.push({ frontend, field, context, draft: { name, vip, port: frontPort, protocol: port.protocol, algorithm, affinity: svc.affinityTimeoutSeconds, backends } });
+    };
+    svc.clusterIPs.forEach((ip, i) => add("cluster-ip", ip, port.port, `spec.clusterIPs[${i}]`, svc.internalTrafficPolicy === "Local"));
+    const externalLocal = svc.externalTrafficPolicy === "Local";
+    svc.externalIPs.forEach((ip, i) => add("external-ip", ip, port.port, `spec.externalIPs[${i}]`, externalLocal));
+    svc.loadBalancerIPs.forEach((ip, i) => add("load-balancer", ip, port.port, `status.loadBalancer.ingress[${i}].ip`, externalLocal));
+    if (port.nodePort !== undefined && node) {
+      for (const ip of node.internalIPs) add("node-port", ip, port.nodePort, `spec.ports[${pi}].nodePort`, externalLocal);
+    }
+  });
+  return { frontends, warning };
+}
+
 /**
  * Translates the Services and EndpointSlices of a state into the load
  * balancer's services for one node. Never throws for bad input: problems go
@@ -192,12 +281,24 @@ function frontendName(svc: ServiceObject, port: ServicePortSpec, kind: FrontendK
  *   or when there are more backends than backend IDs.
  */
 export function translateServices(state: KubeState, options: TranslateOptions = {}): ServiceTranslation {
+  return translateWithMemo(state, options, undefined);
+}
+
+/**
+ * {@link translateServices} with a `memo` kept from one call to the next
+ * on the same, changing, state: only what changed is computed again; the
+ * result is the same.
+ *
+ * @internal The node agent's.
+ */
+export function translateWithMemo(state: KubeState, options: TranslateOptions, memo: TranslationMemo | undefined): ServiceTranslation {
   const warnings: string[] = [];
   const errors: InvalidInputError[] = [];
   const node = pickNode(state, options, warnings);
   const settings = resolveSettings(node, options);
   const nodeName = node?.name ?? options.node;
   const pods = new Map(state.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
+  const seen = memo ? new Set<string>() : undefined;
 
   const slicesOf = new Map<string, EndpointSliceObject[]>();
   const serviceKeys = new Set(state.services.map((s) => `${s.namespace}/${s.name}`));
@@ -220,36 +321,27 @@ export function translateServices(state: KubeState, options: TranslateOptions = 
   const owners = new Map<string, string>();
   for (const svc of state.services) {
     const key = `${svc.namespace}/${svc.name}`;
-    const algorithm = svc.algorithm ?? settings.defaultAlgorithm;
     const slices = slicesOf.get(key) ?? [];
-    const context = `${svc.source}: ${describeObject(svc)}`;
-    const localNeeded = (svc.externalTrafficPolicy === "Local" && (svc.externalIPs.length || svc.loadBalancerIPs.length || svc.type !== "ClusterIP")) ||
-      svc.internalTrafficPolicy === "Local";
-    if (localNeeded && nodeName === undefined) warnings.push(`${context}: a Local traffic policy without a node: every endpoint is kept`);
-    svc.ports.forEach((port, pi) => {
-      const candidates = candidatesOf(port, slices, pods);
-      const add = (kind: FrontendKind, vip: string, frontPort: number, field: string, local: boolean) => {
-        const name = frontendName(svc, port, kind, vip);
-        const frontend = `${endpointText(vip, frontPort)}/${port.protocol}`;
-        const owner = owners.get(frontend);
-        if (owner !== undefined) {
-          errors.push(new InvalidInputError(field, vip, `${frontend} is already a frontend of ${owner}: left out`, "INVALID_INPUT", context));
-          return;
-        }
-        owners.set(frontend, name);
-        const family = familyOf(vip);
-        const backends = candidates.filter((c) => familyOf(c.address) === family && (!local || nodeName === undefined || c.nodeName === nodeName));
-        drafts.push({ name, vip, port: frontPort, protocol: port.protocol, algorithm, affinity: svc.affinityTimeoutSeconds, backends });
-      };
-      svc.clusterIPs.forEach((ip, i) => add("cluster-ip", ip, port.port, `spec.clusterIPs[${i}]`, svc.internalTrafficPolicy === "Local"));
-      const externalLocal = svc.externalTrafficPolicy === "Local";
-      svc.externalIPs.forEach((ip, i) => add("external-ip", ip, port.port, `spec.externalIPs[${i}]`, externalLocal));
-      svc.loadBalancerIPs.forEach((ip, i) => add("load-balancer", ip, port.port, `status.loadBalancer.ingress[${i}].ip`, externalLocal));
-      if (port.nodePort !== undefined && node) {
-        for (const ip of node.internalIPs) add("node-port", ip, port.nodePort, `spec.ports[${pi}].nodePort`, externalLocal);
+    const weights = memo ? weightsOf(slices, pods) : "";
+    const before = memo?.services.get(key);
+    const proposal = before && before.svc === svc && before.node === node && before.nodeName === nodeName &&
+        before.defaultAlgorithm === settings.defaultAlgorithm && before.weights === weights && sameList(before.slices, slices)
+      ? before
+      : { svc, node, nodeName, defaultAlgorithm: settings.defaultAlgorithm, weights, slices, ...proposeFrontends(svc, slices, pods, node, nodeName, settings.defaultAlgorithm) };
+    seen?.add(key);
+    memo?.services.set(key, proposal);
+    if (proposal.warning !== undefined) warnings.push(proposal.warning);
+    for (const f of proposal.frontends) {
+      const owner = owners.get(f.frontend);
+      if (owner !== undefined) {
+        errors.push(new InvalidInputError(f.field, f.draft.vip, `${f.frontend} is already a frontend of ${owner}: left out`, "INVALID_INPUT", f.context));
+        continue;
       }
-    });
+      owners.set(f.frontend, f.draft.name);
+      drafts.push(f.draft);
+    }
   }
+  if (memo) for (const key of [...memo.services.keys()]) if (!seen!.has(key)) memo.services.delete(key);
 
   // IDs and the node-wide draining flag, over every frontend's backends.
   const draining = new Map<string, boolean>();
@@ -267,6 +359,7 @@ export function translateServices(state: KubeState, options: TranslateOptions = 
   }
   const ids = assignBackendIds(draining.keys(), { limit: settings.backendIdLimit, previous: options.previousBackendIds });
 
+  const fresh: LbService[] = [];
   const services: LbService[] = drafts
     .sort((a, b) => byText(a.name, b.name))
     .map((d) => {
@@ -279,12 +372,21 @@ export function translateServices(state: KubeState, options: TranslateOptions = 
           return out;
         })
         .sort((a, b) => a.id - b.id);
-      const service: LbService = { name: d.name, vip: d.vip, port: d.port, protocol: d.protocol, algorithm: d.algorithm, backends };
-      if (d.affinity > 0) service.sessionAffinity = { timeoutSeconds: d.affinity };
-      return service;
+      if (memo) {
+        // The same draft with the same IDs and draining flags: the very same service object as last time.
+        const signature = backends.map((b) => `${b.id}${b.draining ? "d" : ""}`).join(",");
+        const before = memo.built.get(d);
+        if (before?.signature === signature) return before.service;
+        const service = lbServiceOf(d, backends);
+        memo.built.set(d, { signature, service });
+        fresh.push(service);
+        return service;
+      }
+      return lbServiceOf(d, backends);
     });
   // What goes out must be what the datapath accepts; a failure here is a bug in this module.
-  validateServices(services);
+  // (Services reused from the memo were checked when they were made; names and frontends are unique by construction.)
+  validateServices(memo ? fresh : services);
 
   const backends: BackendRecord[] = [...ids]
     .map(([key, id]) => {
