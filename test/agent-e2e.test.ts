@@ -185,9 +185,10 @@ interface Run {
   helpers: Helper[];
   agent?: Helper;
   api: AgentClient;
-  /** client.mjs in the world and in each pod; pod-client.mjs (UDP) in the client pod. */
+  /** client.mjs in the world and in each pod. */
   clients: Map<string, Helper>;
-  udp?: Helper;
+  /** pod-client.mjs (UDP) in the world and in the client pod. */
+  udp: Map<string, Helper>;
   nextPort: number;
   /** Connections through the LoadBalancer address held open: source port → backend. */
   held: Map<number, string>;
@@ -276,7 +277,7 @@ async function setUp(): Promise<Run> {
   const work = mkdtempSync(join(tmpdir(), `${PREFIX}-`));
   const r: Run = {
     work, state: join(work, "state"), socket: join(work, "run", "agent.sock"), created: [], helpers: [],
-    api: connectAgent(join(work, "run", "agent.sock")), clients: new Map(), nextPort: 20000, held: new Map(), heldDb: [],
+    api: connectAgent(join(work, "run", "agent.sock")), clients: new Map(), udp: new Map(), nextPort: 20000, held: new Map(), heldDb: [],
   };
   run = r;
   mkdirSync(r.state);
@@ -306,8 +307,11 @@ async function setUp(): Promise<Run> {
     r.clients.set(name, client);
     r.helpers.push(client);
   }
-  r.udp = inNamespace("udp client", podOf("client").ns, "pod-client.mjs");
-  r.helpers.push(r.udp);
+  for (const [name, ns] of [["world", lab.world.ns], ["client", podOf("client").ns]] as const) {
+    const udp = inNamespace(`udp client ${name}`, ns, "pod-client.mjs");
+    r.udp.set(name, udp);
+    r.helpers.push(udp);
+  }
   await Promise.all(servers.map((s) => s.waitForLine((l) => l.startsWith("ready "), 20_000, `${s.name} listening`)));
 
   startAgent(r);
@@ -343,6 +347,12 @@ function emergencyCleanup(): void {
   run = undefined;
 }
 process.on("exit", emergencyCleanup);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    emergencyCleanup();
+    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+  });
+}
 
 after(tearDown, { timeout: 60_000 });
 
@@ -475,10 +485,10 @@ async function close(r: Run, from: string, localPorts: number[]): Promise<void> 
   await r.clients.get(from)!.call({ op: "close", localPorts }, 10_000);
 }
 
-/** UDP datagrams from the client pod, each from its own port, each waiting for its echo. */
-async function datagrams(r: Run, host: string, port: number, count: number, timeoutMs = CONNECT_MS): Promise<Outcome[]> {
+/** UDP datagrams from the world or the client pod, each from its own port, each waiting for its echo. */
+async function datagrams(r: Run, from: "world" | "client", host: string, port: number, count: number, timeoutMs = CONNECT_MS): Promise<Outcome[]> {
   const first = ports(r, count)[0]!;
-  const { results } = await r.udp!.call<{ results: Outcome[] }>({ op: "udp", host, port, count, firstLocalPort: first, timeoutMs }, count * timeoutMs + 10_000);
+  const { results } = await r.udp.get(from)!.call<{ results: Outcome[] }>({ op: "udp", host, port, count, firstLocalPort: first, timeoutMs }, count * timeoutMs + 10_000);
   return results.map((o) => ({ ...o, backend: o.answer?.split(" ")[0] }));
 }
 
@@ -561,7 +571,7 @@ async function checkPolicy(r: Run, v: View, what: string): Promise<Map<string, b
       const timeout = expected.allowed ? CONNECT_MS : DENIED_MS;
       let results: Outcome[];
       if (p.protocol === "UDP") {
-        results = await datagrams(r, p.host, p.port, 3, timeout);
+        results = await datagrams(r, "client", p.host, p.port, 3, timeout);
       } else {
         const localPorts = ports(r, 3);
         results = await open(r, p.from, p.host, p.port, localPorts, timeout);
@@ -612,7 +622,7 @@ function ifindexOf(iface: string): number {
 describe("wasmplane agent end to end: real traffic through a node in network namespaces", { concurrency: false }, () => {
   let ok = false;
   const step = (name: string, fn: (r: Run, t: TestContext) => Promise<void>) => it(name, { timeout: 120_000 }, async (t) => {
-    if (!ok) return t.skip("an earlier step failed");
+    if (!ok) return t.skip("the first step did not complete (skipped or failed)");
     await fn(run!, t);
   });
 
@@ -633,6 +643,10 @@ describe("wasmplane agent end to end: real traffic through a node in network nam
     for (const o of results) r.held.set(o.localPort, o.backend!);
     t.diagnostic(`north-south: ${reached.map((b) => `${b} ${results.filter((o) => o.backend === b).length}`).join(", ")}`);
 
+    const nsUdp = await datagrams(r, "world", LB_ADDRESS, DNS, 12);
+    assert.deepEqual(assertBackends(nsUdp, (sport) => predict(v, LB_ADDRESS, DNS, "UDP", lab.world.ip, sport), `world → ${LB_ADDRESS}:${DNS}/UDP`),
+      activeBackends(v, LB_ADDRESS, DNS, "UDP"));
+
     // East-west: the ClusterIP over TCP and UDP, from the client pod.
     const tcpPorts = ports(r, 24);
     const tcp = await open(r, "client", CLUSTER_IP, HTTP, tcpPorts);
@@ -640,7 +654,7 @@ describe("wasmplane agent end to end: real traffic through a node in network nam
     for (const o of tcp) assert.equal(o.peer, `${podOf("client").ip} ${o.localPort}`, "east-west: the backend sees the client pod's own address");
     assert.deepEqual(assertBackends(tcp, (sport) => predict(v, CLUSTER_IP, HTTP, "TCP", podOf("client").ip, sport), `client → ${CLUSTER_IP}:${HTTP}`),
       activeBackends(v, CLUSTER_IP, HTTP, "TCP"));
-    const udp = await datagrams(r, CLUSTER_IP, DNS, 12);
+    const udp = await datagrams(r, "client", CLUSTER_IP, DNS, 12);
     assert.deepEqual(assertBackends(udp, (sport) => predict(v, CLUSTER_IP, DNS, "UDP", podOf("client").ip, sport), `client → ${CLUSTER_IP}:${DNS}/UDP`),
       activeBackends(v, CLUSTER_IP, DNS, "UDP"));
 
