@@ -156,6 +156,9 @@ class NodeAgent implements Agent {
   #objects = new Map<string, KeyedObject>();
   #podAddresses = new Map<string, string>();
   #serviceNames = new Map<number, string>();
+  /** The translation last committed (its services are `#services`). */
+  #translation: DesiredState["translation"];
+  #podAddressesFrom: DesiredState["podAddresses"] | undefined;
   #lastApplied: AppliedChange | undefined;
   #generation = 0;
   #writeFailed = false;
@@ -380,6 +383,7 @@ class NodeAgent implements Agent {
       return this.#record(t0, trigger, changed, rejected);
     }
     this.#cluster = policy.cluster;
+    this.#translation = undefined; // everything was compared against the maps: take every record afresh
     for (const kind of ["policies", "pods", "namespaces"] as const) changed[kind] = 0;
     for (const o of desired.objects.values()) changed[kindCount(o.kind)]! += 1;
     this.#committed(desired, new Map(desired.objects));
@@ -488,14 +492,19 @@ class NodeAgent implements Agent {
     this.#writeFailed = false;
     this.#resync = false;
     this.#retryMs = RETRY_MS;
-    if (desired.translation) {
+    // The translation the last change committed comes back unchanged when no service input changed: nothing to redo.
+    if (desired.translation && desired.translation !== this.#translation) {
       this.#services = new Map(desired.translation.services.map((s) => [s.name, s]));
       this.#backendIds = new Map(desired.translation.backends.map((b) => [endpointText(b.address, b.port), b.id]));
+      this.#serviceNames = new Map(this.#lb!.services().filter((s) => s.name !== undefined).map((s) => [s.id, s.name!]));
     }
+    this.#translation = desired.translation;
     this.#objects = objects;
-    this.#podAddresses = new Map();
-    for (const [pod, ips] of desired.podAddresses) for (const ip of ips) this.#podAddresses.set(ip, pod);
-    this.#serviceNames = new Map(this.#lb!.services().filter((s) => s.name !== undefined).map((s) => [s.id, s.name!]));
+    if (desired.podAddresses !== this.#podAddressesFrom) {
+      this.#podAddresses = new Map();
+      for (const [pod, ips] of desired.podAddresses) for (const ip of ips) this.#podAddresses.set(ip, pod);
+      this.#podAddressesFrom = desired.podAddresses;
+    }
     for (const w of desired.warnings) this.#log.warn(w);
   }
 

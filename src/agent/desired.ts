@@ -13,7 +13,7 @@
 import { InvalidInputError, WasmplaneError } from "../errors.js";
 import { loadKubeState } from "../state/read.js";
 import { ANNOTATIONS } from "../state/annotations.js";
-import { describeObject, type ClusterStateObject, type KubeState } from "../state/snapshot.js";
+import { describeObject, type ClusterStateObject, type KubeState, type StatePod } from "../state/snapshot.js";
 import { translateWithMemo, TranslationMemo, type ServiceTranslation, type TranslateOptions } from "../state/translate.js";
 
 /** Linux interface names: 1 to 15 bytes, no `/`, whitespace or `:`. */
@@ -79,6 +79,8 @@ export class DesiredMemo {
   readonly translation = new TranslationMemo();
   /** The keyed form of each cluster object (snapshot.ts keeps an unchanged object the same object). */
   readonly objects = new WeakMap<ClusterStateObject, KeyedObject>();
+  /** The pods last seen and their addresses (the same map while no pod changed). */
+  pods: { list: readonly StatePod[]; addresses: ReadonlyMap<string, readonly string[]> } | undefined;
 }
 
 /**
@@ -128,6 +130,12 @@ export function desiredFromState(kube: KubeState, path: string, options: Desired
     if (node !== undefined && podNode !== undefined && podNode !== node) continue;
     interfaces.set(`${o.namespace}/${o.name}`, iface);
   }
-  const podAddresses = new Map(kube.pods.map((p) => [`${p.namespace}/${p.name}`, p.ips]));
+  const memo = options.memo;
+  let podAddresses: ReadonlyMap<string, readonly string[]>;
+  if (memo?.pods && memo.pods.list.length === kube.pods.length && memo.pods.list.every((p, i) => p === kube.pods[i])) podAddresses = memo.pods.addresses;
+  else {
+    podAddresses = new Map(kube.pods.map((p) => [`${p.namespace}/${p.name}`, p.ips]));
+    if (memo) memo.pods = { list: kube.pods, addresses: podAddresses };
+  }
   return { kube, translation, objects, interfaces, podAddresses, rejected, warnings };
 }

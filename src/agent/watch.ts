@@ -1,5 +1,6 @@
 /**
- * Watching the state path: `fs.watch` on a directory (recursively) or on
+ * Watching the state path: `fs.watch` on a directory and each directory
+ * under it (watch-tree.ts) or on
  * the directory of a file (a file is often replaced rather than written:
  * editors and `kubectl get > file` rename a new file over it, which ends a
  * watch on the file itself), debounced so that a burst of events (a file

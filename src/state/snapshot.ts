@@ -181,6 +181,9 @@ export class StateSnapshot {
   readonly #groups = new Map<string, Parsed[]>();
   readonly #results = new Map<string, KeyResult>();
   readonly #dirty = new Set<string>();
+  /** Units with file errors or ignored objects, and keys whose result is errors: the only ones `state()` visits for those lists. */
+  readonly #unitsWithExtras = new Set<string>();
+  readonly #keysWithErrors = new Set<string>();
   #sortedKeys: string[] = [];
   #keysChanged = false;
   #state: KubeState | undefined;
@@ -209,14 +212,12 @@ export class StateSnapshot {
         const key = keyOf(ref);
         const list = this.#groups.get(key);
         if (list) list.push(p);
-        else {
-          this.#groups.set(key, [p]);
-          this.#keysChanged = true;
-        }
+        else this.#groups.set(key, [p]);
         this.#dirty.add(key);
       }
     }
     this.#units.set(unit, { parsed, ignored, errors });
+    if (ignored.length || errors.length) this.#unitsWithExtras.add(unit);
     this.#state = undefined;
   }
 
@@ -236,16 +237,14 @@ export class StateSnapshot {
     const old = this.#units.get(unit);
     if (!old) return;
     this.#units.delete(unit);
+    this.#unitsWithExtras.delete(unit);
     for (const p of old.parsed) {
       const key = keyOf(p.ref);
       const list = this.#groups.get(key);
       if (!list) continue;
       const rest = list.filter((c) => c.unit !== unit);
       if (rest.length) this.#groups.set(key, rest);
-      else {
-        this.#groups.delete(key);
-        this.#keysChanged = true;
-      }
+      else this.#groups.delete(key);
       this.#dirty.add(key);
     }
   }
@@ -264,9 +263,11 @@ export class StateSnapshot {
     for (const key of this.#dirty) {
       const copies = this.#groups.get(key);
       const before = this.#results.get(key);
+      if ((copies === undefined) !== (before === undefined)) this.#keysChanged = true; // a key came or went: sort again
       if (!copies) {
         if (before) {
           this.#results.delete(key);
+          this.#keysWithErrors.delete(key);
           this.#changed.add(key);
         }
         continue;
@@ -274,7 +275,10 @@ export class StateSnapshot {
       if (copies.length > 1) copies.sort((a, b) => byUnit(a.unit, b.unit) || a.seq - b.seq);
       const signature = copies.map((c) => `${c.ref.source}\u0000${c.text}`).join("\u0001");
       if (before?.signature === signature) continue;
-      this.#results.set(key, resultOf(copies, signature));
+      const result = resultOf(copies, signature);
+      this.#results.set(key, result);
+      if (result.errors.length) this.#keysWithErrors.add(key);
+      else this.#keysWithErrors.delete(key);
       this.#changed.add(key);
     }
     this.#dirty.clear();
@@ -284,10 +288,12 @@ export class StateSnapshot {
     }
     const errors: WasmplaneError[] = [];
     const ignored: StateObjectRef[] = [];
-    for (const unit of this.#units.values()) {
+    for (const name of this.#unitsWithExtras) {
+      const unit = this.#units.get(name)!;
       errors.push(...unit.errors);
       ignored.push(...unit.ignored);
     }
+    for (const key of this.#keysWithErrors) errors.push(...this.#results.get(key)!.errors);
     const clusterObjects: ClusterStateObject[] = [];
     const pods: StatePod[] = [];
     const services: ServiceObject[] = [];
@@ -295,7 +301,6 @@ export class StateSnapshot {
     const nodes: NodeObject[] = [];
     for (const key of this.#sortedKeys) {
       const r = this.#results.get(key)!;
-      if (r.errors.length) errors.push(...r.errors);
       if (r.kind === "Service") services.push(r.object as ServiceObject);
       else if (r.kind === "EndpointSlice") endpointSlices.push(r.object as EndpointSliceObject);
       else if (r.kind === "Node") nodes.push(r.object as NodeObject);

@@ -223,6 +223,40 @@ export class TranslationMemo {
   /** By `namespace/name`. */
   readonly services = new Map<string, Proposal>();
   readonly built = new WeakMap<Draft, { signature: string; service: LbService }>();
+  /** The last call: what it read, the backend IDs it was handed and gave, and its result. */
+  last: { inputs: TranslationInputs; previous: ReadonlyMap<string, number> | undefined; ids: ReadonlyMap<string, number>; result: ServiceTranslation } | undefined;
+}
+
+/** Everything a translation reads: the objects by identity, the pods' weights and the options by value. */
+interface TranslationInputs {
+  readonly services: readonly ServiceObject[];
+  readonly slices: readonly EndpointSliceObject[];
+  readonly nodes: readonly NodeObject[];
+  readonly weights: string;
+  readonly options: string;
+}
+
+function inputsOf(state: KubeState, options: TranslateOptions): TranslationInputs {
+  let weights = "";
+  for (const p of state.pods) if (p.weight !== undefined) weights += `${p.namespace}/${p.name}=${p.weight},`;
+  const { previousBackendIds: _ids, ...rest } = options;
+  return { services: state.services, slices: state.endpointSlices, nodes: state.nodes, weights, options: JSON.stringify(rest) };
+}
+
+function sameInputs(a: TranslationInputs, b: TranslationInputs): boolean {
+  return a.weights === b.weights && a.options === b.options && sameList(a.services, b.services) && sameList(a.slices, b.slices) && sameList(a.nodes, b.nodes);
+}
+
+/**
+ * Whether the backend IDs handed in give the last result's IDs again: the
+ * same map as last time, or exactly the IDs the last result assigned (the
+ * same backends keep them all).
+ */
+function sameIds(previous: ReadonlyMap<string, number> | undefined, last: NonNullable<TranslationMemo["last"]>): boolean {
+  if (previous === last.previous) return true;
+  if (previous === undefined || previous.size !== last.ids.size) return false;
+  for (const [endpoint, id] of last.ids) if (previous.get(endpoint) !== id) return false;
+  return true;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -292,6 +326,10 @@ export function translateServices(state: KubeState, options: TranslateOptions = 
  * @internal The node agent's.
  */
 export function translateWithMemo(state: KubeState, options: TranslateOptions, memo: TranslationMemo | undefined): ServiceTranslation {
+  // Nothing the translation reads changed (a policy or a pod's labels did): the last result stands.
+  const inputs = memo ? inputsOf(state, options) : undefined;
+  const last = memo?.last;
+  if (last && inputs && sameInputs(last.inputs, inputs) && sameIds(options.previousBackendIds, last)) return last.result;
   const warnings: string[] = [];
   const errors: InvalidInputError[] = [];
   const node = pickNode(state, options, warnings);
@@ -394,5 +432,7 @@ export function translateWithMemo(state: KubeState, options: TranslateOptions, m
       return { id, address: sample.address, port: sample.port, draining: draining.get(key)!, services: [...new Set(users.get(key))].sort(byText) };
     })
     .sort((a, b) => a.id - b.id);
-  return { node: nodeName, settings, services, backends, warnings: warnings.sort(byText), errors };
+  const result: ServiceTranslation = { node: nodeName, settings, services, backends, warnings: warnings.sort(byText), errors };
+  if (memo && inputs) memo.last = { inputs, previous: options.previousBackendIds, ids, result };
+  return result;
 }
