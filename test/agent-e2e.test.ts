@@ -724,7 +724,8 @@ describe("wasmplane agent end to end: real traffic through a node in network nam
     assert.equal(f.interface, podOf("client").hostIface);
     assert.equal(f.service?.id, servicesInMaps().get(`${CLUSTER_IP}:${HTTP}/${IPPROTO.TCP}`), "the flow carries the ClusterIP frontend's service ID");
     // The Service's namespace/name (the agent currently gives the whole frontend name after it).
-    assert.equal(f.service?.name?.split(":")[0], "shop/web");
+    assert.equal(f.service?.name, "shop/web", "the Service's namespace/name");
+    assert.ok(f.service?.frontend?.startsWith("shop/web:"), `frontend ${f.service?.frontend}`);
 
     await checkPolicy(r, v, "policy with the deny");
     await checkHeld(r, lab.backends.map((b) => b.name), "with the deny");

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { flowFilterToQuery, matchesFlow, parseFlowFilter } from "../src/observe/filter.js";
 import { formatFlow, formatPeer } from "../src/observe/format.js";
+import { serviceOfFrontend } from "../src/agent/flows.js";
 import type { FlowFilter, ObservedFlow, ObservedPeer } from "../src/observe/types.js";
 import { InvalidInputError } from "../src/errors.js";
 import { FLOW_LINES, FLOWS } from "./support/observed-flows.js";
@@ -217,4 +218,12 @@ test("property: a line depends on the flow alone and is one line", () => {
     }),
     { numRuns: 300, seed: 1 },
   );
+});
+
+test("a flow's service is the Service's namespace/name, taken from the load balancer's frontend name", () => {
+  assert.equal(serviceOfFrontend("shop/web:http/cluster-ip/10.96.0.10"), "shop/web");
+  assert.equal(serviceOfFrontend("shop/web:80/node-port/[fd00::1]"), "shop/web");
+  // Names that are not frontend names of the state model stay as they are.
+  assert.equal(serviceOfFrontend("web4"), "web4");
+  assert.equal(serviceOfFrontend("192.0.2.1:80/TCP"), "192.0.2.1:80/TCP");
 });

@@ -46,13 +46,23 @@ function peer(ip: string, port: number, identity: number, names: FlowNames): Obs
   };
 }
 
+/**
+ * The Service (`namespace/name`) a load-balancer frontend name belongs to:
+ * frontends are named `namespace/name:port/kind/address` (src/state), and
+ * Kubernetes names hold no ':'. Other names are returned as they are.
+ */
+export function serviceOfFrontend(frontend: string): string {
+  const colon = frontend.indexOf(":");
+  return colon > 0 && frontend.slice(0, colon).includes("/") ? frontend.slice(0, colon) : frontend;
+}
+
 /** One flow event with names. */
 export function observeFlow(e: FlowEvent, names: FlowNames): ObservedFlow {
   // Egress leaves the endpoint: the source is the endpoint, the destination its peer.
   const egress = e.direction === "egress";
   const source = peer(e.source, e.sourcePort, egress ? e.endpointIdentity : e.peerIdentity, names);
   const destination = peer(e.destination, e.destinationPort, egress ? e.peerIdentity : e.endpointIdentity, names);
-  const serviceName = e.serviceId === undefined ? undefined : names.serviceName(e.serviceId);
+  const frontend = e.serviceId === undefined ? undefined : names.serviceName(e.serviceId);
   return {
     time: e.time,
     verdict: e.verdict,
@@ -61,7 +71,7 @@ export function observeFlow(e: FlowEvent, names: FlowNames): ObservedFlow {
     protocol: String(e.protocol),
     source,
     destination,
-    ...(e.serviceId !== undefined ? { service: { id: e.serviceId, ...(serviceName !== undefined ? { name: serviceName } : {}) } } : {}),
+    ...(e.serviceId !== undefined ? { service: { id: e.serviceId, ...(frontend !== undefined ? { name: serviceOfFrontend(frontend), frontend } : {}) } } : {}),
     tcpFlags: e.tcpFlags,
     reply: e.reply,
     interface: names.interfaceName(e.ifindex) ?? String(e.ifindex),

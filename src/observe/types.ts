@@ -47,6 +47,8 @@ export interface ObservedFlow {
     readonly id: number;
     /** `namespace/name` of the Service, when the agent knows it. */
     readonly name?: string;
+    /** The load balancer's name of the frontend the packet was sent to (`shop/web:http/cluster-ip/10.96.0.10`), when known. */
+    readonly frontend?: string;
   };
   /** TCP flags by name (`SYN|ACK`); empty for other protocols. */
   readonly tcpFlags: string;
