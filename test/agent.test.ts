@@ -295,16 +295,34 @@ kind: Service
 metadata: { name: broken, namespace: shop }
 spec: { type: ClusterIP, clusterIP: 10.96.10.99, ports: [{ name: http, protocol: TCP, port: 70000 }] }
 ---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: bad-cidr, namespace: shop }
+spec:
+  endpointSelector: { matchLabels: { app: web } }
+  ingress:
+    - fromCIDR: [10.0.0.300/8]
+---
 apiVersion: v1
 kind: Namespace
 metadata: { name: extra, labels: { team: extra } }
 `);
-    const s = await generation(before.lastApplied!.generation + 1);
+    writeFileSync(join(STATE, "71-unparsable.yaml"), "kind: Pod\nmetadata: { name: [unclosed\n");
+    // Two files: the watch may deliver them as one change or two.
+    let s = await generation(before.lastApplied!.generation + 1);
+    const both = (x: typeof s) => ["70-bad.yaml", "71-unparsable.yaml"].every((f) => x.lastApplied!.rejected.some((l) => l.includes(f)));
+    for (let i = 0; i < 3 && !both(s); i++) {
+      s = await generation(s.lastApplied!.generation + 1);
+    }
     assert.equal(s.health, "degraded");
     const line = s.lastApplied!.rejected.find((l) => l.includes("70-bad.yaml"));
     assert.ok(line, JSON.stringify(s.lastApplied!.rejected));
     assert.match(line, /Service shop\/broken/);
     assert.match(line, /spec\.ports\[0\]\.port/);
+    const cidr = s.lastApplied!.rejected.find((l) => l.includes("CiliumNetworkPolicy shop/bad-cidr"));
+    assert.ok(cidr, `the policy with an invalid CIDR is rejected by name: ${JSON.stringify(s.lastApplied!.rejected)}`);
+    assert.match(cidr, /70-bad\.yaml.*fromCIDR\[0\]/);
+    assert.ok(s.lastApplied!.rejected.some((l) => l.includes("71-unparsable.yaml")), "a file that does not parse is named");
     assert.equal(s.lastApplied!.changed.namespaces, 1, "the valid Namespace in the same file is applied");
     const logged = agentLog.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, string>)
       .find((l) => l.msg === "rejected" && l.object === "Service shop/broken");
@@ -312,6 +330,7 @@ metadata: { name: extra, labels: { team: extra } }
     assert.equal(logged.field, "spec.ports[0].port");
     // Fixing the file clears the degraded health.
     rmSync(join(STATE, "70-bad.yaml"));
+    rmSync(join(STATE, "71-unparsable.yaml"));
     const fixed = await generation(s.lastApplied!.generation + 1);
     assert.equal(fixed.health, "ok");
   });
