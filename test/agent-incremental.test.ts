@@ -25,21 +25,13 @@ import { endpointText } from "../src/state/backend-ids.js";
 import { StateReader, loadKubeState } from "../src/state/read.js";
 import { applyStatePolicy } from "../src/state/policy.js";
 import { benchDenyObject, podObject, sliceObject, writeState } from "../bench/agent/state.js";
+import { seededRandom } from "./support/seeded-random.js";
 
 const root = mkdtempSync(join(tmpdir(), "wp-incremental-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-/** mulberry32: a small seeded generator, so a failure replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator, so a failure replays. */
+const rng = seededRandom;
 
 const PODS = 60;
 const SERVICES = 40;
