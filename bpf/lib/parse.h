@@ -203,7 +203,14 @@ static __always_inline int wp_parse_l4(void *data, void *data_end, struct wp_pac
 	return wp_read_ports(data, data_end, pkt->l4_off, hdr_len, &pkt->flow.sport, &pkt->flow.dport);
 }
 
-static __always_inline int wp_parse_ipv4(void *data, void *data_end, struct wp_packet *pkt)
+/*
+ * The IP parsers check length fields against `limit`, the packet's length
+ * from the Ethernet header on: data_end - data for an XDP frame (always
+ * linear), skb->len for a socket buffer, whose payload may sit in page
+ * fragments beyond data_end (only the headers must be linear). Header
+ * reads are bounded by data_end in both cases.
+ */
+static __always_inline int wp_parse_ipv4(void *data, void *data_end, __u32 limit, struct wp_packet *pkt)
 {
 	struct iphdr *ip = data + ETH_HLEN;
 	__u32 hdr_len, tot_len;
@@ -221,7 +228,7 @@ static __always_inline int wp_parse_ipv4(void *data, void *data_end, struct wp_p
 
 	hdr_len = (__u32)ip->ihl * 4;
 	tot_len = bpf_ntohs(ip->tot_len);
-	if (tot_len < hdr_len || data + ETH_HLEN + tot_len > data_end)
+	if (tot_len < hdr_len || ETH_HLEN + tot_len > limit)
 		return WP_DROP_MALFORMED;
 
 	pkt->ip_protocol = ip->protocol;
@@ -240,7 +247,7 @@ static __always_inline int wp_parse_ipv4(void *data, void *data_end, struct wp_p
 	return WP_OK;
 }
 
-static __always_inline int wp_parse_ipv6(void *data, void *data_end, struct wp_packet *pkt)
+static __always_inline int wp_parse_ipv6(void *data, void *data_end, __u32 limit, struct wp_packet *pkt)
 {
 	struct ipv6hdr *ip6 = data + ETH_HLEN;
 	__u32 off = ETH_HLEN + WP_IPV6_HDR_LEN, end;
@@ -258,7 +265,7 @@ static __always_inline int wp_parse_ipv6(void *data, void *data_end, struct wp_p
 	pkt->l3_ok = 1;
 
 	end = off + bpf_ntohs(ip6->payload_len);
-	if (data + end > data_end)
+	if (end > limit)
 		return WP_DROP_MALFORMED;
 	pkt->l3_end = end;
 	pkt->l3_len = WP_IPV6_HDR_LEN + bpf_ntohs(ip6->payload_len);
@@ -291,9 +298,9 @@ static __always_inline int wp_parse_packet(struct xdp_md *ctx, struct wp_packet 
 		return WP_DROP_MALFORMED;
 
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		ret = wp_parse_ipv4(data, data_end, pkt);
+		ret = wp_parse_ipv4(data, data_end, (__u32)(data_end - data), pkt);
 	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		ret = wp_parse_ipv6(data, data_end, pkt);
+		ret = wp_parse_ipv6(data, data_end, (__u32)(data_end - data), pkt);
 	else
 		return WP_PASS;
 	if (ret != WP_OK)
@@ -322,87 +329,13 @@ static __always_inline int wp_parse_packet(struct xdp_md *ctx, struct wp_packet 
  * not against data_end, and only the headers need to be in the linear
  * area. wp_parse_skb pulls at most WP_SKB_PULL_LEN bytes into it when the
  * headers might not be there yet (bpf_skb_pull_data, which may copy a
- * cloned buffer; skipped when the linear area already holds them). The
- * XDP path above is unchanged.
+ * cloned buffer; skipped when the linear area already holds them). The IP
+ * parsers are the XDP path's, given skb->len as the limit.
  */
 
 /* Bytes made linear when the linear area is shorter: Ethernet, IPv6 with
  * a few extension headers, and a TCP header with options. */
 #define WP_SKB_PULL_LEN		256
-
-static __always_inline int wp_parse_skb_ipv4(void *data, void *data_end, __u32 skb_len,
-					     struct wp_packet *pkt)
-{
-	struct iphdr *ip = data + ETH_HLEN;
-	__u32 hdr_len, tot_len;
-	__u16 frag_off;
-
-	if ((void *)(ip + 1) > data_end)
-		return WP_DROP_MALFORMED;
-	if (ip->version != 4 || ip->ihl < 5)
-		return WP_DROP_MALFORMED;
-
-	pkt->flow.family = WP_FAMILY_IPV4;
-	wp_memcpy(pkt->flow.saddr, &ip->saddr, 4);
-	wp_memcpy(pkt->flow.daddr, &ip->daddr, 4);
-	pkt->l3_ok = 1;
-
-	hdr_len = (__u32)ip->ihl * 4;
-	tot_len = bpf_ntohs(ip->tot_len);
-	if (tot_len < hdr_len || ETH_HLEN + tot_len > skb_len)
-		return WP_DROP_MALFORMED;
-
-	pkt->ip_protocol = ip->protocol;
-	pkt->flow.protocol = ip->protocol;
-	pkt->tos = ip->tos;
-	pkt->l3_len = tot_len;
-	pkt->l3_end = ETH_HLEN + tot_len;
-	pkt->l4_off = ETH_HLEN + hdr_len;
-
-	frag_off = bpf_ntohs(ip->frag_off);
-	pkt->df = !!(frag_off & WP_IP_DF);
-	if (frag_off & (WP_IP_MF | WP_IP_OFFSET)) {
-		pkt->frag = (frag_off & WP_IP_OFFSET) ? WP_FRAG_LATER : WP_FRAG_FIRST;
-		pkt->frag_id = bpf_ntohs(ip->id);
-	}
-	return WP_OK;
-}
-
-static __always_inline int wp_parse_skb_ipv6(void *data, void *data_end, __u32 skb_len,
-					     struct wp_packet *pkt)
-{
-	struct ipv6hdr *ip6 = data + ETH_HLEN;
-	__u32 off = ETH_HLEN + WP_IPV6_HDR_LEN, end;
-	__u8 nexthdr;
-	int ret;
-
-	if ((void *)(ip6 + 1) > data_end)
-		return WP_DROP_MALFORMED;
-	if (ip6->version != 6)
-		return WP_DROP_MALFORMED;
-
-	pkt->flow.family = WP_FAMILY_IPV6;
-	wp_memcpy(pkt->flow.saddr, &ip6->saddr, 16);
-	wp_memcpy(pkt->flow.daddr, &ip6->daddr, 16);
-	pkt->l3_ok = 1;
-
-	end = off + bpf_ntohs(ip6->payload_len);
-	if (end > skb_len)
-		return WP_DROP_MALFORMED;
-	pkt->l3_end = end;
-	pkt->l3_len = WP_IPV6_HDR_LEN + bpf_ntohs(ip6->payload_len);
-	pkt->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
-	pkt->df = 1;
-
-	nexthdr = ip6->nexthdr;
-	/* Extension headers are bounds-checked against data_end (they are
-	 * in the pulled linear area) and against end. */
-	ret = wp_ipv6_skip_ext(data, data_end, end, &off, &nexthdr, &pkt->frag, &pkt->frag_id);
-	pkt->ip_protocol = nexthdr;
-	pkt->flow.protocol = nexthdr;
-	pkt->l4_off = off;
-	return ret;
-}
 
 /*
  * Parses the IP header of a socket buffer into *pkt (addresses, protocol,
@@ -427,9 +360,9 @@ static __always_inline int wp_parse_skb(struct __sk_buff *skb, struct wp_packet 
 	if ((void *)(eth + 1) > data_end)
 		return WP_DROP_MALFORMED;
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		return wp_parse_skb_ipv4(data, data_end, len, pkt);
+		return wp_parse_ipv4(data, data_end, len, pkt);
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return wp_parse_skb_ipv6(data, data_end, len, pkt);
+		return wp_parse_ipv6(data, data_end, len, pkt);
 	return WP_PASS;
 }
 

@@ -20,8 +20,8 @@
  * the load balancer's pin root, this object shares its services, backends,
  * tables and flow LRU (test/tc-nat.test.ts checks it).
  *
- * Parsing: a test run's skb is linear, so parse.h's per-header functions
- * are enough here; tc_endpoint.c uses parse.h's tc entry point.
+ * Parsing: parse.h's tc entry point (wp_parse_skb), then the ports, as
+ * tc_endpoint.c does (without its ICMP handling).
  */
 #include <linux/pkt_cls.h>
 
@@ -32,19 +32,8 @@
 
 static __always_inline int nat_test_parse(struct __sk_buff *skb, struct wp_packet *pkt)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	int ret;
+	int ret = wp_parse_skb(skb, pkt);
 
-	if ((void *)(eth + 1) > data_end)
-		return WP_DROP_MALFORMED;
-	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		ret = wp_parse_ipv4(data, data_end, pkt);
-	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		ret = wp_parse_ipv6(data, data_end, pkt);
-	else
-		return WP_PASS;
 	if (ret != WP_OK)
 		return ret;
 	switch (pkt->ip_protocol) {
@@ -53,7 +42,8 @@ static __always_inline int nat_test_parse(struct __sk_buff *skb, struct wp_packe
 	case IPPROTO_SCTP:
 		if (pkt->frag == WP_FRAG_LATER)
 			return wp_frag_restore_ports(pkt);
-		return wp_parse_l4(data, data_end, pkt);
+		/* data and data_end after wp_parse_skb: it may have pulled. */
+		return wp_parse_l4((void *)(long)skb->data, (void *)(long)skb->data_end, pkt);
 	default:
 		return WP_OK;	/* ICMP and others: nat.h leaves them alone */
 	}
