@@ -1,7 +1,8 @@
 /**
  * The node agent end to end with real traffic: a `wasmplane agent` process
  * (dist/cli.js, as users run it) in the node namespace of a network of
- * namespaces (test/support/netns/agent-lab.ts), driven by a state folder
+ * namespaces (the live demo's network, src/demo/topology.ts, under a prefix
+ * of this run and with pods of its own), driven by a state folder
  * of Kubernetes YAML that this test writes and then edits, as a controller
  * would. Real TCP connections (HTTP keep-alive) and UDP datagrams:
  *
@@ -56,13 +57,15 @@ import {
 } from "../src/index.js";
 import { flowHash, maglevSlot } from "./fixtures/bpf/flow-hash.js";
 import { ip, IPPROTO } from "./fixtures/bpf/packets.js";
-import { agentLabNamespaces, buildAgentLab, destroyAgentLab, planAgentLab, type AgentLab } from "./support/netns/agent-lab.js";
-import { Helper, sh } from "./support/netns/process.js";
-import { existingNamespaces } from "./support/netns/topology.js";
+import { destroyNamespaces, existingNamespaces } from "../src/demo/netns.js";
+import { Child, ensureBpffs, sh } from "../src/demo/process.js";
+import { buildTopology, decapDefines, planTopology, type Topology } from "../src/demo/topology.js";
 import { requireBpf, requireTools, skipOrFail } from "./support/privileges.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SUPPORT = join(ROOT, "test", "support", "netns");
+const DEMO = join(ROOT, "src", "demo");
+const BPF_DEMO = join(ROOT, "bpf", "demo");
 const CLI = join(ROOT, "dist", "cli.js");
 
 // ---- The scenario ------------------------------------------------------------------
@@ -87,10 +90,11 @@ const HELD = 48;
 /** New north-south connections per check. */
 const FRESH = 48;
 
-const lab: AgentLab = planAgentLab(PREFIX, POD_NAMES, LB_ADDRESS);
+/** The client outside the cluster is `world`: `client` is a pod. */
+const lab: Topology = planTopology({ prefix: PREFIX, vip: LB_ADDRESS, pods: POD_NAMES.map((name) => `shop/${name}`), clientName: "world" });
 const podOf = (name: string) => lab.pods.find((p) => p.name === name) ?? assert.fail(`no pod ${name}`);
 const nameOfAddress = new Map<string, string>([
-  ...lab.backends.map((b) => [b.ip, b.name] as const), ...lab.pods.map((p) => [p.ip, p.name] as const), [lab.world.ip, "world"],
+  ...lab.backends.map((b) => [b.ip, b.name] as const), ...lab.pods.map((p) => [p.ip, p.name] as const), [lab.client.ip, "world"],
 ]);
 
 /** What the test varies in the state. */
@@ -182,13 +186,13 @@ interface Run {
   state: string;
   socket: string;
   created: string[];
-  helpers: Helper[];
-  agent?: Helper;
+  helpers: Child[];
+  agent?: Child;
   api: AgentClient;
   /** client.mjs in the world and in each pod. */
-  clients: Map<string, Helper>;
+  clients: Map<string, Child>;
   /** pod-client.mjs (UDP) in the world and in the client pod. */
-  udp: Map<string, Helper>;
+  udp: Map<string, Child>;
   nextPort: number;
   /** Connections through the LoadBalancer address held open: source port → backend. */
   held: Map<number, string>;
@@ -218,21 +222,17 @@ function writeState(r: Run, m: Model): string[] {
   return changed;
 }
 
-function ensureBpffs(): void {
-  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" "));
-  if (!mounts.some((m) => m[1] === "/sys/fs/bpf" && m[2] === "bpf")) sh("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
+/** `script` (a path) run with node inside namespace `ns`. */
+function inNamespace(name: string, ns: string, script: string, ...args: string[]): Child {
+  return new Child(name, "nsenter", [`--net=/run/netns/${ns}`, process.execPath, script, ...args], { cwd: ROOT, ownProcessGroup: false });
 }
 
-function inNamespace(name: string, ns: string, script: string, ...args: string[]): Helper {
-  return new Helper(name, "nsenter", [`--net=/run/netns/${ns}`, process.execPath, join(SUPPORT, script), ...args], { cwd: ROOT });
-}
-
-function startAgent(r: Run): Helper {
-  const agent = new Helper("wasmplane agent", "nsenter", [
+function startAgent(r: Run): Child {
+  const agent = new Child("wasmplane agent", "nsenter", [
     `--net=/run/netns/${lab.node.ns}`, process.execPath, CLI, "agent",
     "--state", r.state, "--interface", lab.node.iface, "--endpoints", `shop/db=${podOf("db").hostIface}`,
     "--pin-root", PIN_ROOT, "--socket", r.socket, "--encap-source4", lab.node.ip, "--log-format", "text",
-  ], { cwd: ROOT });
+  ], { cwd: ROOT, ownProcessGroup: false });
   r.agent = agent;
   r.helpers.push(agent);
   return agent;
@@ -283,32 +283,29 @@ async function setUp(): Promise<Run> {
   mkdirSync(r.state);
   writeState(r, model);
 
-  const [pass] = buildBpf({ outDir: join(work, "pass"), sources: [join(SUPPORT, "xdp_pass.c")] });
+  const [pass] = buildBpf({ outDir: join(work, "pass"), sources: [join(BPF_DEMO, "xdp_pass.c")] });
   const decap = new Map<string, string>();
   for (const b of lab.backends) {
-    const [object] = buildBpf({
-      outDir: join(work, `decap-${b.name}`), sources: [join(SUPPORT, "xdp_decap.c")],
-      defines: [`WP_E2E_LOCAL_V4=${ip(b.ip).readUInt32LE(0)}u`],
-    });
+    const [object] = buildBpf({ outDir: join(work, `decap-${b.name}`), sources: [join(BPF_DEMO, "xdp_decap.c")], defines: decapDefines(b.ip) });
     decap.set(b.name, object!);
   }
-  buildAgentLab(lab, {
+  buildTopology(lab, {
     pass: pass!, decap: (b) => decap.get(b.name)!,
-    txChecksumOff: (ns, iface) => sh("nsenter", [`--net=/run/netns/${ns}`, process.execPath, join(SUPPORT, "tx-checksum.mjs"), iface, "off"]),
+    txChecksumOff: (ns, iface) => sh("nsenter", [`--net=/run/netns/${ns}`, process.execPath, join(DEMO, "tx-checksum.mjs"), iface]),
   }, (ns) => r.created.push(ns));
 
   const servers = [
-    ...lab.backends.map((b) => inNamespace(`server ${b.name}`, b.ns, "service-server.mjs", b.name, `${LB_ADDRESS},${b.ip}`, String(HTTP), String(DNS))),
-    inNamespace("server db", podOf("db").ns, "service-server.mjs", "db", podOf("db").ip, String(DB_PORT)),
+    ...lab.backends.map((b) => inNamespace(`server ${b.name}`, b.ns, join(DEMO, "server.mjs"), b.name, `${LB_ADDRESS},${b.ip}`, String(HTTP), String(DNS))),
+    inNamespace("server db", podOf("db").ns, join(DEMO, "server.mjs"), "db", podOf("db").ip, String(DB_PORT)),
   ];
   r.helpers.push(...servers);
-  for (const [name, ns] of [["world", lab.world.ns], ...POD_NAMES.map((p) => [p, podOf(p).ns])] as const) {
-    const client = inNamespace(`client ${name}`, ns, "client.mjs");
+  for (const [name, ns] of [["world", lab.client.ns], ...POD_NAMES.map((p) => [p, podOf(p).ns])] as const) {
+    const client = inNamespace(`client ${name}`, ns, join(DEMO, "client.mjs"));
     r.clients.set(name, client);
     r.helpers.push(client);
   }
-  for (const [name, ns] of [["world", lab.world.ns], ["client", podOf("client").ns]] as const) {
-    const udp = inNamespace(`udp client ${name}`, ns, "pod-client.mjs");
+  for (const [name, ns] of [["world", lab.client.ns], ["client", podOf("client").ns]] as const) {
+    const udp = inNamespace(`udp client ${name}`, ns, join(SUPPORT, "pod-client.mjs"));
     r.udp.set(name, udp);
     r.helpers.push(udp);
   }
@@ -325,7 +322,7 @@ async function tearDown(): Promise<void> {
   // The agent is ours: SIGKILL by its pid (pins and attachments go with the namespaces and the pin root below).
   r.agent?.killNow();
   await Promise.all(r.helpers.map((h) => h.stop(1000)));
-  const left = destroyAgentLab(r.created);
+  const left = destroyNamespaces(r.created);
   rmSync(PIN_ROOT, { recursive: true, force: true });
   rmSync(r.work, { recursive: true, force: true });
   run = undefined;
@@ -471,8 +468,8 @@ const callTimeout = (count: number, each: number) => Math.ceil(count / 32) * 2 *
 /** TCP connections from `from` (world or a pod), each from its own port, one request each; left open. */
 async function open(r: Run, from: string, host: string, port: number, localPorts: number[], timeoutMs = CONNECT_MS): Promise<Outcome[]> {
   const client = r.clients.get(from)!;
-  const localAddress = from === "world" ? lab.world.ip : podOf(from).ip;
-  const { results } = await client.call<{ results: Outcome[] }>({ op: "open", vip: host, port, localAddress, localPorts, timeoutMs }, callTimeout(localPorts.length, timeoutMs));
+  const localAddress = from === "world" ? lab.client.ip : podOf(from).ip;
+  const { results } = await client.call<{ results: Outcome[] }>({ op: "open", host, port, localAddress, localPorts, timeoutMs }, callTimeout(localPorts.length, timeoutMs));
   return results;
 }
 
@@ -525,8 +522,8 @@ async function checkNorthSouth(r: Run, v: View, what: string): Promise<string[]>
   const localPorts = ports(r, FRESH);
   const results = await open(r, "world", LB_ADDRESS, HTTP, localPorts);
   await close(r, "world", localPorts);
-  for (const o of results) assert.equal(o.peer, `${lab.world.ip} ${o.localPort}`, `${what}: the backend sees the client's own address and port (direct server return)`);
-  return assertBackends(results, (sport) => predict(v, LB_ADDRESS, HTTP, "TCP", lab.world.ip, sport), `${what}: world → ${LB_ADDRESS}:${HTTP}`);
+  for (const o of results) assert.equal(o.peer, `${lab.client.ip} ${o.localPort}`, `${what}: the backend sees the client's own address and port (direct server return)`);
+  return assertBackends(results, (sport) => predict(v, LB_ADDRESS, HTTP, "TCP", lab.client.ip, sport), `${what}: world → ${LB_ADDRESS}:${HTTP}`);
 }
 
 /** One probe of the policy matrix: from a client to a pod or to the ClusterIP. */
@@ -548,7 +545,7 @@ const probeName = (p: Probe) => `${p.from} → ${p.to} (${p.host}:${p.port}/${p.
  * ingress is node-b's to enforce); the pod's ingress for the world.
  */
 function allowed(v: View, p: Probe, backend?: string): { allowed: boolean; reason: string } {
-  const from = p.from === "world" ? lab.world.ip : `shop/${p.from}`;
+  const from = p.from === "world" ? lab.client.ip : `shop/${p.from}`;
   const to = backend ? `shop/${backend}` : p.to;
   const r = v.policy.cluster.reachability({ from, to, port: p.port, protocol: p.protocol });
   if (backend) return { allowed: r.egress.verdict === "allow", reason: r.egress.reason };
@@ -638,13 +635,13 @@ describe("wasmplane agent end to end: real traffic through a node in network nam
     // North-south: held open until the end of the file.
     const localPorts = ports(r, HELD);
     const results = await open(r, "world", LB_ADDRESS, HTTP, localPorts);
-    const reached = assertBackends(results, (sport) => predict(v, LB_ADDRESS, HTTP, "TCP", lab.world.ip, sport), `world → ${LB_ADDRESS}:${HTTP}`);
+    const reached = assertBackends(results, (sport) => predict(v, LB_ADDRESS, HTTP, "TCP", lab.client.ip, sport), `world → ${LB_ADDRESS}:${HTTP}`);
     assert.deepEqual(reached, activeBackends(v, LB_ADDRESS, HTTP, "TCP"), "every backend answers some connections");
     for (const o of results) r.held.set(o.localPort, o.backend!);
     t.diagnostic(`north-south: ${reached.map((b) => `${b} ${results.filter((o) => o.backend === b).length}`).join(", ")}`);
 
     const nsUdp = await datagrams(r, "world", LB_ADDRESS, DNS, 12);
-    assert.deepEqual(assertBackends(nsUdp, (sport) => predict(v, LB_ADDRESS, DNS, "UDP", lab.world.ip, sport), `world → ${LB_ADDRESS}:${DNS}/UDP`),
+    assert.deepEqual(assertBackends(nsUdp, (sport) => predict(v, LB_ADDRESS, DNS, "UDP", lab.client.ip, sport), `world → ${LB_ADDRESS}:${DNS}/UDP`),
       activeBackends(v, LB_ADDRESS, DNS, "UDP"));
 
     // East-west: the ClusterIP over TCP and UDP, from the client pod.
@@ -755,7 +752,7 @@ describe("wasmplane agent end to end: real traffic through a node in network nam
     assert.equal(services.size, v.services.length);
 
     const agent = r.agent!;
-    agent.child.kill("SIGKILL");
+    agent.process.kill("SIGKILL");
     await agent.stop(5000);
     assert.equal(agent.running, false);
     assert.ok(existsSync(join(PIN_ROOT, "wp_services")), "the maps stay pinned");

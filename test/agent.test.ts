@@ -29,8 +29,8 @@ import { fileURLToPath } from "node:url";
 
 import { applyStatePolicy, loadKubeState, translateServices } from "../src/index.js";
 import type { AgentStatus } from "../src/agent/api.js";
+import { existingNamespaces } from "../src/demo/netns.js";
 import { requireBpf, requireTools } from "./support/privileges.js";
-import { existingNamespaces } from "./support/netns/topology.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CLI = join(ROOT, "src/cli/main.ts");
@@ -54,7 +54,7 @@ function sh(cmd: string, args: string[]): string {
 
 after(() => {
   if (agent && agent.exitCode === null) agent.kill("SIGKILL");
-  if (nsCreated && existingNamespaces().has(NODE_NS)) spawnSync("ip", ["netns", "del", NODE_NS]);
+  if (nsCreated && existingNamespaces().includes(NODE_NS)) spawnSync("ip", ["netns", "del", NODE_NS]);
   rmSync(PIN_ROOT, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
 });

@@ -34,7 +34,7 @@
  * the same deadline as one expected to succeed would need many times over.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
@@ -42,9 +42,9 @@ import { fileURLToPath } from "node:url";
 
 import { buildBpf } from "../scripts/build-bpf.mjs";
 import type { LbService } from "../src/lb/index.js";
-import { Helper, sh, trySh } from "./support/netns/process.js";
-import { buildPods, destroyPods, planPods, type PodHost, type PodNetwork } from "./support/netns/pods.js";
-import { existingNamespaces } from "./support/netns/topology.js";
+import { destroyNamespaces, existingNamespaces } from "../src/demo/netns.js";
+import { Child, ensureBpffs, trySh } from "../src/demo/process.js";
+import { buildPods, planPods, type PodHost, type PodNetwork } from "./support/netns/pods.js";
 import { requireBpf, requireTools, skipOrFail } from "./support/privileges.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -108,9 +108,9 @@ interface Lab {
   pinRoot: string;
   net: PodNetwork;
   created: string[];
-  agent?: Helper;
-  servers: Helper[];
-  clients: Map<string, Helper>;
+  agent?: Child;
+  servers: Child[];
+  clients: Map<string, Child>;
   identities: Record<string, number>;
   serviceIds: Record<string, number>;
   nextPort: number;
@@ -131,11 +131,6 @@ function pod(net: PodNetwork, name: string): PodHost {
   return net.pods.find((p) => p.name === name) ?? assert.fail(`no pod ${name}`);
 }
 
-function ensureBpffs(): void {
-  const mounts = readFileSync("/proc/mounts", "utf8");
-  if (!mounts.split("\n").some((line) => line.split(" ")[1] === "/sys/fs/bpf" && line.split(" ")[2] === "bpf")) sh("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
-}
-
 async function setUp(): Promise<Lab> {
   const prefix = `wp-ep-${process.pid}`;
   const work = mkdtempSync(join(tmpdir(), `${prefix}-`));
@@ -147,7 +142,7 @@ async function setUp(): Promise<Lab> {
   const [lbObject, endpointObject] = buildBpf({ outDir: work, sources: [join(ROOT, "bpf", "xdp_lb.c"), join(ROOT, "bpf", "tc_endpoint.c")] });
 
   buildPods(net, (ns) => l.created.push(ns));
-  l.agent = new Helper("endpoint-agent", "nsenter", [`--net=/run/netns/${net.node}`, process.execPath, "--import", "tsx", join(SUPPORT, "endpoint-agent.ts")], { cwd: ROOT });
+  l.agent = new Child("endpoint-agent", "nsenter", [`--net=/run/netns/${net.node}`, process.execPath, "--import", "tsx", join(SUPPORT, "endpoint-agent.ts")], { cwd: ROOT, ownProcessGroup: false });
   const started = await l.agent.call<{ identities: Record<string, number>; services: Record<string, number> }>({
     op: "start", pinRoot: l.pinRoot, hashSeed: HASH_SEED, lbObject, endpointObject, services: SERVICES(net), objects: [NS, ...net.pods.map(podObject), ...POLICIES],
   }, 60_000);
@@ -156,12 +151,12 @@ async function setUp(): Promise<Lab> {
   for (const p of net.pods) await l.agent.call({ op: "attach", iface: p.hostIface, pod: `prod/${p.name}` }, 10_000);
 
   for (const b of BACKENDS) {
-    const server = new Helper(`pod ${b}`, "ip", ["netns", "exec", pod(net, b).ns, process.execPath, join(SUPPORT, "pod-server.mjs"), b, String(PORTS.tcpTarget), String(PORTS.udpTarget)], { cwd: ROOT });
+    const server = new Child(`pod ${b}`, "ip", ["netns", "exec", pod(net, b).ns, process.execPath, join(SUPPORT, "pod-server.mjs"), b, String(PORTS.tcpTarget), String(PORTS.udpTarget)], { cwd: ROOT, ownProcessGroup: false });
     l.servers.push(server);
     await server.waitForLine((line) => line === `ready ${b}`, 20_000, `pod ${b} listening`);
   }
   for (const name of ["client", "other", "blocked"]) {
-    l.clients.set(name, new Helper(`pod ${name}`, "ip", ["netns", "exec", pod(net, name).ns, process.execPath, join(SUPPORT, "pod-client.mjs")], { cwd: ROOT }));
+    l.clients.set(name, new Child(`pod ${name}`, "ip", ["netns", "exec", pod(net, name).ns, process.execPath, join(SUPPORT, "pod-client.mjs")], { cwd: ROOT, ownProcessGroup: false }));
   }
   return l;
 }
@@ -174,7 +169,7 @@ async function tearDown(): Promise<void> {
     if (l.agent?.running) await l.agent.call({ op: "stop" }, 20_000).catch((e: unknown) => problems.push(`agent stop: ${String(e)}`));
   } finally {
     for (const h of [l.agent, ...l.servers, ...l.clients.values()]) await h?.stop();
-    const left = destroyPods(l.created);
+    const left = destroyNamespaces(l.created);
     rmSync(l.pinRoot, { recursive: true, force: true });
     rmSync(l.work, { recursive: true, force: true });
     lab = undefined;

@@ -25,7 +25,9 @@
  * upsert the agent reads the active Maglev table back from the kernel; the
  * predictions use that table, and it must equal what createMaglev builds for
  * the same backends. The client and the backends are Node processes started
- * with `ip netns exec` (client.mjs, backend-server.mjs). Everything is built
+ * with `ip netns exec`: the live demo's own helpers (src/demo/client.mjs,
+ * server.mjs), and its XDP programs for the backends and the load
+ * balancer's wire port (bpf/demo/xdp_decap.c, xdp_pass.c). Everything is built
  * in `before` and removed in `after`, which also checks that no namespace
  * and no helper process of this run is left.
  *
@@ -37,7 +39,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
@@ -47,11 +49,15 @@ import { buildBpf } from "../scripts/build-bpf.mjs";
 import { createMaglev, decodeHashSeed, type DecodedSeed, type MaglevBuilder } from "../src/index.js";
 import { flowHash, maglevSlot } from "./fixtures/bpf/flow-hash.js";
 import { ip, IPPROTO } from "./fixtures/bpf/packets.js";
-import { Helper, sh, trySh } from "./support/netns/process.js";
-import { build, destroy, existingNamespaces, NET, plan, type BackendHost, type Namespaces } from "./support/netns/topology.js";
+import { destroyNamespaces, existingNamespaces } from "../src/demo/netns.js";
+import { Child, ensureBpffs, sh, trySh } from "../src/demo/process.js";
+import { decapDefines } from "../src/demo/topology.js";
+import { build, NET, plan, type BackendHost, type Namespaces } from "./support/netns/topology.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SUPPORT = join(ROOT, "test", "support", "netns");
+const DEMO = join(ROOT, "src", "demo");
+const BPF_DEMO = join(ROOT, "bpf", "demo");
 const strict = process.env.CI === "true";
 
 // ---- The scenario ------------------------------------------------------------------
@@ -118,9 +124,9 @@ interface Lab {
   ns: Namespaces;
   /** Namespaces created so far (deleted in after, even when setup failed half way). */
   created: string[];
-  agent?: Helper;
-  client?: Helper;
-  servers: Helper[];
+  agent?: Child;
+  client?: Child;
+  servers: Child[];
   seeds: DecodedSeed;
   maglev: MaglevBuilder;
   tableSize: number;
@@ -192,7 +198,7 @@ function callTimeout(count: number): number {
 async function openConnections(svc: Service, ports: number[]): Promise<Outcome[]> {
   const { client } = need();
   const { results } = await client!.call<{ results: Outcome[] }>({
-    op: "open", vip: svc.vip, port: PORT, localAddress: svc.client, localPorts: ports, timeoutMs: CONN_TIMEOUT_MS,
+    op: "open", host: svc.vip, port: PORT, localAddress: svc.client, localPorts: ports, timeoutMs: CONN_TIMEOUT_MS,
   }, callTimeout(ports.length));
   for (const r of results) if (r.backend) need().open.push({ family: svc.family, localPort: r.localPort, backend: r.backend });
   return results;
@@ -221,7 +227,7 @@ async function diagnostics(): Promise<string> {
   return parts.join("\n");
 }
 
-/** wp_e2e_decap_counts of the backend's xdp_decap program, found through its interface. */
+/** wp_demo_decap_counts of the backend's xdp_decap program, found through its interface. */
 function decapCounts(b: BackendHost): string {
   try {
     const [link] = JSON.parse(sh("ip", ["-n", b.ns, "-j", "link", "show", "eth0"])) as { xdp?: { prog?: { id: number } } }[];
@@ -267,16 +273,6 @@ function describeCounts(counts: Map<string, number>, total: number): string {
 
 // ---- Setup and teardown ---------------------------------------------------------------
 
-function ensureBpffs(): void {
-  const mounts = readFileSync("/proc/mounts", "utf8");
-  if (!mounts.split("\n").some((line) => line.split(" ")[1] === "/sys/fs/bpf" && line.split(" ")[2] === "bpf")) sh("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
-}
-
-function littleEndianWords(address: string): number[] {
-  const bytes = ip(address);
-  return Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readUInt32LE(4 * i));
-}
-
 async function setUp(): Promise<void> {
   const prefix = `wp-e2e-${process.pid}`;
   const work = mkdtempSync(join(tmpdir(), `${prefix}-`));
@@ -288,21 +284,16 @@ async function setUp(): Promise<void> {
 
   // Default build: the control plane writes the flow-hash seeds into the program at load time.
   const [lbObject] = buildBpf({ outDir: join(work, "lb"), sources: [join(ROOT, "bpf", "xdp_lb.c")] });
-  const [passObject] = buildBpf({ outDir: join(work, "pass"), sources: [join(SUPPORT, "xdp_pass.c")] });
+  const [passObject] = buildBpf({ outDir: join(work, "pass"), sources: [join(BPF_DEMO, "xdp_pass.c")] });
   const decap = new Map<string, string>();
   for (const b of l.ns.backends) {
-    const v6 = littleEndianWords(b.v6);
-    const [object] = buildBpf({
-      outDir: join(work, `decap-${b.name}`),
-      sources: [join(SUPPORT, "xdp_decap.c")],
-      defines: [`WP_E2E_LOCAL_V4=${littleEndianWords(b.v4)[0]}u`, ...v6.map((w, i) => `WP_E2E_LOCAL_V6_${i}=${w}u`)],
-    });
+    const [object] = buildBpf({ outDir: join(work, `decap-${b.name}`), sources: [join(BPF_DEMO, "xdp_decap.c")], defines: decapDefines(b.v4, b.v6) });
     decap.set(b.name, object!);
   }
 
   build(l.ns, { xdpPass: passObject!, decap: (b) => decap.get(b.name)! }, (ns) => l.created.push(ns));
 
-  l.agent = new Helper("lb-agent", "nsenter", [`--net=/run/netns/${l.ns.lb}`, process.execPath, "--import", "tsx", join(SUPPORT, "lb-agent.ts")], { cwd: ROOT });
+  l.agent = new Child("lb-agent", "nsenter", [`--net=/run/netns/${l.ns.lb}`, process.execPath, "--import", "tsx", join(SUPPORT, "lb-agent.ts")], { cwd: ROOT, ownProcessGroup: false });
   const started = await l.agent.call<{ mode: string; tableSize: number }>({
     op: "start", object: lbObject, pinRoot: l.pinRoot, iface: "eth0", hashSeed: HASH_SEED, encapSource4: NET.v4.lb, encapSource6: NET.v6.lb,
   }, 60_000);
@@ -310,11 +301,11 @@ async function setUp(): Promise<void> {
   assert.equal(started.tableSize, l.tableSize, "the control plane builds tables of the object's size");
 
   for (const b of l.ns.backends) {
-    const server = new Helper(`backend ${b.name}`, "ip", ["netns", "exec", b.ns, process.execPath, join(SUPPORT, "backend-server.mjs"), b.name, `${NET.vip4},${NET.vip6}`, String(PORT)], { cwd: ROOT });
+    const server = new Child(`backend ${b.name}`, "ip", ["netns", "exec", b.ns, process.execPath, join(DEMO, "server.mjs"), b.name, `${NET.vip4},${NET.vip6}`, String(PORT)], { cwd: ROOT, ownProcessGroup: false });
     l.servers.push(server);
     await server.waitForLine((line) => line === `ready ${b.name}`, 20_000, `backend ${b.name} listening`);
   }
-  l.client = new Helper("client", "ip", ["netns", "exec", l.ns.client, process.execPath, join(SUPPORT, "client.mjs")], { cwd: ROOT });
+  l.client = new Child("client", "ip", ["netns", "exec", l.ns.client, process.execPath, join(DEMO, "client.mjs")], { cwd: ROOT, ownProcessGroup: false });
 
   for (const svc of Object.values(SERVICES)) await upsertService(svc, l.ns.backends);
 }
@@ -328,7 +319,7 @@ async function tearDown(): Promise<void> {
     if (l.agent?.running) await l.agent.call({ op: "stop" }, 20_000).catch((e: unknown) => problems.push(`agent stop: ${String(e)}`));
   } finally {
     for (const h of [l.client, l.agent, ...l.servers]) await h?.stop();
-    const left = destroy(l.created);
+    const left = destroyNamespaces(l.created);
     rmSync(l.pinRoot, { recursive: true, force: true });
     rmSync(l.work, { recursive: true, force: true });
     lab = undefined;

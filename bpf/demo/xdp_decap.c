@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * `wasmplane demo`: the backends' side of the load balancer's IP-in-IP
- * encapsulation, in XDP on each backend's interface. The outer header the
- * node added is removed and the inner packet, byte for byte as the client
- * sent it, is passed to the stack, which delivers it to the service address
- * configured on the backend's loopback (direct server return: the answer
- * goes straight to the client). Katran's backends decapsulate the same way;
- * it is done in XDP here because a machine's kernel may be built without
- * the ipip and ip6_tunnel drivers.
+ * `wasmplane demo` (and the network-namespace tests: test/lb-e2e.test.ts,
+ * test/agent-e2e.test.ts): the backends' side of the load balancer's
+ * IP-in-IP encapsulation, in XDP on each backend's interface. The outer
+ * header the node added is removed and the inner packet, byte for byte as
+ * the client sent it, is passed to the stack, which delivers it to the
+ * service address configured on the backend's loopback (direct server
+ * return: the answer goes straight to the client). Katran's backends
+ * decapsulate the same way; it is done in XDP here because a machine's
+ * kernel may be built without the ipip and ip6_tunnel drivers.
  *
  *  in:   | eth | outer IPv4 or IPv6, to this backend | inner IPv4/IPv6 ... |
  *  out:  | eth |                                       inner IPv4/IPv6 ... |
@@ -17,6 +18,10 @@
  * IPv6: each the address bytes loaded as a native-endian 32-bit word, which
  * is how the program reads them from the packet). Fragments and any other
  * traffic pass unchanged.
+ *
+ * wp_demo_decap_counts counts the packets decapsulated: [0] with an IPv4
+ * outer header, [1] with an IPv6 one (written here, read with bpftool by
+ * test/lb-e2e.test.ts when a connection goes missing).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -39,6 +44,21 @@ const volatile __u32 local_v6[4] = {
 	WP_DEMO_LOCAL_V6_0, WP_DEMO_LOCAL_V6_1, WP_DEMO_LOCAL_V6_2, WP_DEMO_LOCAL_V6_3,
 #endif
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 2);
+} wp_demo_decap_counts SEC(".maps");
+
+static __always_inline void count_decap(__u32 index)
+{
+	__u64 *n = bpf_map_lookup_elem(&wp_demo_decap_counts, &index);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
 
 /* Length of the outer header to strip, or 0 to leave the frame alone. */
 static __always_inline int outer_length(struct ethhdr *eth, void *data_end, __u16 *inner_proto)
@@ -104,6 +124,7 @@ int wp_demo_decap(struct xdp_md *ctx)
 	if ((void *)(eth + 1) > data_end)
 		return XDP_DROP;
 	__builtin_memcpy(eth, &copy, sizeof(copy));
+	count_decap(len == sizeof(struct iphdr) ? 0 : 1);
 	return XDP_PASS;
 }
 

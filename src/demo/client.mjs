@@ -1,26 +1,31 @@
 // The client of `wasmplane demo`, run inside a network namespace of the demo
-// (the outside client, or a pod):
+// (the outside client, or a pod), and of the network-namespace tests
+// (test/lb-e2e.test.ts, test/agent-e2e.test.ts):
 //
 //   node client.mjs
 //
-// One JSON request per stdin line, one JSON answer per stdout line, in order:
+// One JSON request per stdin line, one JSON answer per stdout line, in order
+// (json-lines.mjs):
 //
-//   { op: "open", host, port, localPorts: [..], timeoutMs }
-//       a TCP connection from each local port, and `GET /` on it; the
-//       connection stays open (HTTP keep-alive)
-//       → { results: [{ localPort, backend?, error? }] }
+//   { op: "open", host, port, localAddress?, localPorts: [..], timeoutMs }
+//       a TCP connection from each local port (and address, when given),
+//       and `GET /` on it; the connection stays open (HTTP keep-alive)
+//       → { results: [{ localPort, backend?, peer?, error? }] }
 //   { op: "request", localPorts: [..], timeoutMs }
 //       one more `GET /` on each open connection → the same shape
-//   { op: "close" }     ends every open connection → {}
+//   { op: "close", localPorts?: [..] }
+//       ends the open connections from those ports (default: all) → {}
 //   { op: "once", host, port, timeoutMs }
-//       one connection from any port, one request, closed → { backend?, error? }
+//       one connection from any port, one request, closed → { backend?, peer?, error? }
 //
-// `backend` is the response body: the name of the server that answered.
-// Fixed local ports make fixed flows, so the load balancer's choices are the
-// same on every run. Every connect and request has its own deadline; a
-// failure is reported per connection, never thrown. Exits when stdin closes.
-import { connect } from "node:net";
-import { createInterface } from "node:readline";
+// `backend` is the response body: the name of the server that answered
+// (server.mjs); `peer` its `x-peer` header, the client's address and port
+// as the server saw them. `host` is an IPv4 or IPv6 address. Fixed local
+// ports make fixed flows, so the load balancer's choices are the same on
+// every run. Every connect and request has its own deadline; a failure is
+// reported per connection, never thrown. Exits when stdin closes.
+import { connect, isIPv6 } from "node:net";
+import { answerJsonLines } from "./json-lines.mjs";
 
 /** localPort → { socket, pending, buffer, host, closedBy } */
 const connections = new Map();
@@ -32,18 +37,21 @@ function fail(conn, error) {
   pending?.reject(error);
 }
 
-/** One complete response from conn.buffer, or undefined: { status, body }. */
+/** One complete response from conn.buffer, or undefined: { status, peer, body }. */
 function takeResponse(conn) {
   const end = conn.buffer.indexOf("\r\n\r\n");
   if (end < 0) return undefined;
   const head = conn.buffer.subarray(0, end).toString("latin1").split("\r\n");
   const status = Number(head[0].split(" ")[1]);
-  const lengthLine = head.find((line) => line.toLowerCase().startsWith("content-length:"));
-  const length = lengthLine ? Number(lengthLine.slice(lengthLine.indexOf(":") + 1)) : 0;
+  const header = (name) => {
+    const line = head.find((l) => l.toLowerCase().startsWith(`${name}:`));
+    return line?.slice(line.indexOf(":") + 1).trim();
+  };
+  const length = Number(header("content-length") ?? 0);
   if (conn.buffer.length < end + 4 + length) return undefined;
   const body = conn.buffer.subarray(end + 4, end + 4 + length).toString("utf8");
   conn.buffer = conn.buffer.subarray(end + 4 + length);
-  return { status, body };
+  return { status, peer: header("x-peer"), body };
 }
 
 function request(conn, timeoutMs) {
@@ -61,10 +69,11 @@ function request(conn, timeoutMs) {
   });
 }
 
-function open(host, port, localPort, timeoutMs) {
+function open(host, port, localAddress, localPort, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, ...(localPort ? { localPort } : {}) });
-    const conn = { socket, pending: undefined, buffer: Buffer.alloc(0), host, closedBy: undefined };
+    const family = isIPv6(host) ? 6 : 4;
+    const socket = connect({ host, port, family, ...(localAddress ? { localAddress } : {}), ...(localPort ? { localPort } : {}) });
+    const conn = { socket, pending: undefined, buffer: Buffer.alloc(0), host: family === 6 ? `[${host}]` : host, closedBy: undefined };
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no connection within ${timeoutMs} ms`));
@@ -102,7 +111,7 @@ function describe(error) {
 }
 
 function outcome(response) {
-  return response.status === 200 ? { backend: response.body } : { error: `HTTP ${response.status}` };
+  return response.status === 200 ? { backend: response.body, peer: response.peer } : { error: `HTTP ${response.status}` };
 }
 
 async function onEach(ports, fn) {
@@ -124,8 +133,8 @@ async function onEach(ports, fn) {
 }
 
 const ops = {
-  async open({ host, port, localPorts, timeoutMs }) {
-    return { results: await onEach(localPorts, async (localPort) => request(await open(host, port, localPort, timeoutMs), timeoutMs)) };
+  async open({ host, port, localAddress, localPorts, timeoutMs }) {
+    return { results: await onEach(localPorts, async (localPort) => request(await open(host, port, localAddress, localPort, timeoutMs), timeoutMs)) };
   },
   async request({ localPorts, timeoutMs }) {
     return {
@@ -136,15 +145,17 @@ const ops = {
       }),
     };
   },
-  async close() {
-    for (const conn of connections.values()) conn.socket.destroy();
-    connections.clear();
+  async close({ localPorts }) {
+    for (const localPort of localPorts ?? [...connections.keys()]) {
+      connections.get(localPort)?.socket.destroy();
+      connections.delete(localPort);
+    }
     return {};
   },
   async once({ host, port, timeoutMs }) {
     let conn;
     try {
-      conn = await open(host, port, 0, timeoutMs);
+      conn = await open(host, port, undefined, 0, timeoutMs);
       return outcome(await request(conn, timeoutMs));
     } catch (error) {
       return { error: describe(error) };
@@ -154,19 +165,6 @@ const ops = {
   },
 };
 
-const lines = createInterface({ input: process.stdin });
-for await (const line of lines) {
-  if (!line.trim()) continue;
-  let answer;
-  try {
-    const req = JSON.parse(line);
-    const op = ops[req.op];
-    if (!op) throw new Error(`unknown op ${JSON.stringify(req.op)}`);
-    answer = { ok: true, ...(await op(req)) };
-  } catch (error) {
-    answer = { ok: false, error: describe(error) };
-  }
-  process.stdout.write(`${JSON.stringify(answer)}\n`);
-}
+await answerJsonLines(ops, describe);
 for (const conn of connections.values()) conn.socket.destroy();
 process.exit(0);

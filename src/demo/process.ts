@@ -2,21 +2,25 @@
  * Processes of the live demo: short commands run to completion with a
  * deadline (`ip`, `sysctl`), and long-running children (the node agent, the
  * servers and clients inside namespaces) read line by line and spoken to
- * with one JSON line per request.
+ * with one JSON line per request. The network-namespace tests (lb-e2e,
+ * endpoint-e2e, agent-e2e) start their helpers with the same class.
  *
- * Children run in their own process group, so a Ctrl-C on the terminal
- * reaches the demo alone and the demo stops them in its own order; every
- * child is stopped by its own pid (stdin closed, then SIGTERM, then SIGKILL).
+ * Children run in their own process group by default, so a Ctrl-C on the
+ * terminal reaches the demo alone and the demo stops them in its own order;
+ * every child is stopped by its own pid (stdin closed, then SIGTERM, then
+ * SIGKILL).
  *
  * @module
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { WasmplaneError } from "../errors.js";
 
 /** Runs `cmd args` to completion (at most `timeoutMs`) and returns stdout; throws with its output on failure. */
 export function sh(cmd: string, args: readonly string[], timeoutMs = 20_000): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 << 20, killSignal: "SIGKILL" });
+  // bpftool's JSON dump of a whole map can run to tens of megabytes.
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20, killSignal: "SIGKILL" });
   if (r.error) throw new WasmplaneError("KERNEL_FEATURE", `${cmd} ${args.join(" ")}: ${r.error.message}`);
   if (r.status !== 0) {
     const output = `${r.stderr}${r.stdout}`.trim();
@@ -31,9 +35,29 @@ export function trySh(cmd: string, args: readonly string[], timeoutMs = 20_000):
   return !r.error && r.status === 0;
 }
 
+/** Mounts the BPF filesystem on /sys/fs/bpf unless it is mounted there: pins live in it. */
+export function ensureBpffs(): void {
+  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" "));
+  if (!mounts.some((m) => m[1] === "/sys/fs/bpf" && m[2] === "bpf")) sh("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
+}
+
 /** Whether `cmd` is on PATH. */
 export function onPath(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+/** How a {@link Child} is started. */
+export interface ChildOptions {
+  /** Called with each line the child writes on stderr. */
+  onStderrLine?: (line: string) => void;
+  /** Working directory (default: this process's). */
+  cwd?: string;
+  /**
+   * Whether the child gets a process group of its own (default true), so
+   * that a Ctrl-C on the terminal reaches only this process, which then
+   * stops the child itself.
+   */
+  ownProcessGroup?: boolean;
 }
 
 /** A long-running child: stdout read line by line, the end of stderr kept for messages. */
@@ -47,9 +71,9 @@ export class Child {
   #stopping: Promise<void> | undefined;
   readonly #exited: Promise<void>;
 
-  constructor(name: string, cmd: string, args: readonly string[], options: { onStderrLine?: (line: string) => void } = {}) {
+  constructor(name: string, cmd: string, args: readonly string[], options: ChildOptions = {}) {
     this.name = name;
-    this.process = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    this.process = spawn(cmd, args, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"], detached: options.ownProcessGroup ?? true });
     this.process.stdin.on("error", () => {}); // EPIPE once the child is gone: reported through its exit
     createInterface({ input: this.process.stdout }).on("line", (line) => {
       const i = this.#waiters.findIndex((w) => w.test(line));
@@ -117,7 +141,7 @@ export class Child {
   }
 
   /** Sends one JSON request line and returns the next JSON answer; throws on `{ ok: false }`. */
-  async call<T>(request: Record<string, unknown>, timeoutMs: number): Promise<T> {
+  async call<T = Record<string, unknown>>(request: Record<string, unknown>, timeoutMs: number): Promise<T> {
     if (!this.running) throw new WasmplaneError("KERNEL_FEATURE", `${String(request.op)}: ${this.describe()}`);
     this.process.stdin.write(`${JSON.stringify(request)}\n`);
     const line = await this.waitForLine((l) => l.startsWith("{"), timeoutMs, `${this.name} ${String(request.op)}`);

@@ -21,11 +21,12 @@ import { canUseBpf } from "../bpf/privileges.js";
 import { WasmplaneError } from "../errors.js";
 import { launchAgent, waitForStatus, type DemoAgent } from "./agent.js";
 import { locateAssets, type DemoAssets } from "./assets.js";
-import { Child, onPath, sh } from "./process.js";
+import { destroyNamespaces } from "./netns.js";
+import { Child, ensureBpffs, onPath, sh } from "./process.js";
 import type { CleanupSection, LiveDemoReport } from "./report.js";
 import { copyState, readService } from "./state.js";
 import {
-  buildTopology, DEMO_PIN_ROOT, DEMO_PREFIX, demoLeftovers, demoNamespaces, destroyNamespaces, removePins, TOPOLOGY, type DemoBackend,
+  buildTopology, decapDefines, DEMO_PIN_ROOT, DEMO_PREFIX, demoLeftovers, demoNamespaces, removePins, TOPOLOGY,
 } from "./topology.js";
 import { checkPolicy, measureSpread, removeBackend, SPREAD_CONNECTIONS, startTraffic } from "./traffic.js";
 
@@ -185,18 +186,6 @@ async function removeLeftovers(): Promise<string[]> {
   return removed;
 }
 
-function ensureBpffs(): void {
-  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" "));
-  if (!mounts.some((m) => m[1] === "/sys/fs/bpf" && m[2] === "bpf")) sh("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
-}
-
-/** `-D` flags giving the decapsulation program a backend's IPv4 address, as the packet's bytes load into a register. */
-function decapDefines(b: DemoBackend): string[] {
-  const bytes = b.ip.split(".").map(Number);
-  const word = Buffer.from(bytes).readUInt32LE(0);
-  return [`WP_DEMO_LOCAL_V4=0x${word.toString(16)}`];
-}
-
 /**
  * Runs the live demo and returns its report, after cleaning up.
  *
@@ -251,17 +240,16 @@ async function steps(cli: string, assets: DemoAssets, res: Resources, progress: 
   const [pass] = await assets.buildBpf({ outDir: objDir, sources: [assets.passSource] });
   const decap = new Map<string, string>();
   for (const b of TOPOLOGY.backends) {
-    const [object] = await assets.buildBpf({ outDir: join(objDir, b.name), defines: decapDefines(b), sources: [assets.decapSource] });
+    const [object] = await assets.buildBpf({ outDir: join(objDir, b.name), defines: decapDefines(b.ip), sources: [assets.decapSource] });
     decap.set(b.name, object!);
   }
   check();
 
   progress(`building ${demoNamespaces().length} network namespaces (${DEMO_PREFIX}-*): client, node, 3 backends, 2 pods`);
-  buildTopology(
-    { pass: pass!, decap: (b) => decap.get(b.name)! },
-    (ns, iface) => sh("nsenter", [`--net=/run/netns/${ns}`, process.execPath, assets.helper("tx-checksum.mjs"), iface]),
-    (ns) => res.namespaces.add(ns),
-  );
+  buildTopology(TOPOLOGY, {
+    pass: pass!, decap: (b) => decap.get(b.name)!,
+    txChecksumOff: (ns, iface) => sh("nsenter", [`--net=/run/netns/${ns}`, process.execPath, assets.helper("tx-checksum.mjs"), iface]),
+  }, (ns) => res.namespaces.add(ns));
   check();
 
   const stateDir = join(DEMO_RUN_DIR, "state");

@@ -1,8 +1,9 @@
 /**
- * The live demo's network, built from network namespaces on this machine.
- * Every address is private to namespaces this module creates; nothing
- * touches the root namespace's network. The addresses are the ones the
- * demo's state folder (examples/demo) describes.
+ * The live demo's network, built from network namespaces on this machine
+ * (test/agent-e2e.test.ts builds the same network under a prefix of its
+ * own, with pods of its own). Every address is private to namespaces this
+ * module creates; nothing touches the root namespace's network. The
+ * addresses are the ones the demo's state folder (examples/demo) describes.
  *
  *  wpdemo-client            wpdemo-wire: bridge br0 (L2)       wpdemo-node ("node-a")
  *  ┌──────────────────┐    ┌───────────────────────────┐     ┌────────────────────────────────┐
@@ -15,6 +16,7 @@
  *                             │     │     │                  │   [agent: tc] eth0 10.244.1.20 │
  *   wpdemo-b1..b3 ("node-b" pods web-1..3)                   └────────────────────────────────┘
  *   eth0 10.244.2.11..13 [xdp decap], lo: 203.0.113.10, HTTP on 203.0.113.10:80
+ *   10.100.0.2 and 10.244.1.0/24 via 10.100.0.1
  *
  * North-south (the LoadBalancer address 203.0.113.10:80):
  *   1. the client sends to the node (a /32 route via 10.100.0.1);
@@ -34,7 +36,8 @@
  * programs there), routed as Cilium routes pods (a /32 per pod in the node;
  * in the pod, a default route via a link-local gateway answered by a static
  * neighbour entry). The client reaches the pods through the node, which
- * routes 10.244.1.0/24 to them.
+ * routes 10.244.1.0/24 to them. A backend's answers to a pod go back
+ * through the node too, where a ClusterIP's reverse translation happens.
  *
  * No ARP anywhere: every neighbour is a permanent entry, so nothing waits
  * for resolution and the backends never answer for the service address.
@@ -44,7 +47,8 @@
  * @module
  */
 import { existsSync, readdirSync, rmSync } from "node:fs";
-import { sh, trySh } from "./process.js";
+import { parseIp } from "../net/ip.js";
+import { addNamespaces, addPod, addWire, existingNamespaces, IPV6_OFF, ipn, neighbour, sysctl } from "./netns.js";
 
 /** Every namespace, pin directory and run directory of the demo starts with this. */
 export const DEMO_PREFIX = "wpdemo";
@@ -67,6 +71,8 @@ export interface DemoBackend {
 export interface DemoPod {
   /** `namespace/name` in the state. */
   readonly pod: string;
+  /** The name alone. */
+  readonly name: string;
   readonly ns: string;
   readonly ip: string;
   readonly mac: string;
@@ -75,77 +81,121 @@ export interface DemoPod {
   readonly hostMac: string;
 }
 
+/** Names and addresses of one network (see the drawing above). */
+export interface Topology {
+  /** Every namespace's name starts with `<prefix>-`. */
+  readonly prefix: string;
+  readonly wire: string;
+  readonly node: { readonly ns: string; readonly ip: string; readonly mac: string; readonly iface: "eth0" };
+  /** The client outside the cluster. */
+  readonly client: { readonly ns: string; readonly ip: string; readonly mac: string };
+  /** The wire's subnet (node and client). */
+  readonly wirePrefix: number;
+  /** The LoadBalancer address, on every backend's lo. */
+  readonly vip: string;
+  /** Pods of node-a, and of node-b (the backends). */
+  readonly nodePodCidr: string;
+  readonly backendCidr: string;
+  /** The pods' gateway: an address nobody owns, answered by a static neighbour entry. */
+  readonly podGateway: string;
+  readonly backends: readonly DemoBackend[];
+  readonly pods: readonly DemoPod[];
+}
+
+/** What {@link planTopology} varies. */
+export interface TopologyOptions {
+  readonly prefix: string;
+  /** The LoadBalancer address. */
+  readonly vip: string;
+  /** The node's pods, `namespace/name` each (at most 7); pod i gets 10.244.1.<10 (i + 1)>. */
+  readonly pods: readonly string[];
+  /** The client's namespace is `<prefix>-<clientName>` (default `client`; another when a pod is called so). */
+  readonly clientName?: string;
+}
+
+/** The network for `options`: three backends web-1..3, the node, the client and the pods. */
+export function planTopology(options: TopologyOptions): Topology {
+  const { prefix } = options;
+  if (options.pods.length > 7) throw new RangeError(`at most 7 pods fit the address plan, not ${options.pods.length}`);
+  const hex = (n: number) => n.toString(16);
+  return {
+    prefix,
+    wire: `${prefix}-wire`,
+    node: { ns: `${prefix}-node`, ip: "10.100.0.1", mac: "02:00:64:00:00:01", iface: "eth0" },
+    client: { ns: `${prefix}-${options.clientName ?? "client"}`, ip: "10.100.0.2", mac: "02:00:64:00:00:02" },
+    wirePrefix: 24,
+    vip: options.vip,
+    nodePodCidr: "10.244.1.0/24",
+    backendCidr: "10.244.2.0/24",
+    podGateway: "169.254.1.1",
+    backends: [1, 2, 3].map((i) => ({
+      name: `web-${i}`, ns: `${prefix}-b${i}`, ip: `10.244.2.${10 + i}`, mac: `02:00:64:00:02:${hex(0x10 + i)}`, port: `p-b${i}`,
+    })),
+    pods: options.pods.map((pod, i) => {
+      const name = pod.slice(pod.indexOf("/") + 1);
+      return {
+        pod, name, ns: `${prefix}-${name}`, ip: `10.244.1.${10 * (i + 1)}`, mac: `02:00:64:00:01:${hex(0x10 * (i + 1))}`,
+        hostIface: `lx-${name}`.slice(0, 15), hostMac: `02:00:64:00:01:${hex(0x90 + 0x10 * i)}`,
+      };
+    }),
+  };
+}
+
 /** Names and addresses of the demo's network; they match examples/demo. */
 export const TOPOLOGY = {
-  wire: `${DEMO_PREFIX}-wire`,
-  node: { ns: `${DEMO_PREFIX}-node`, ip: "10.100.0.1", mac: "02:00:64:00:00:01", iface: "eth0" },
-  client: { ns: `${DEMO_PREFIX}-client`, ip: "10.100.0.2", mac: "02:00:64:00:00:02" },
-  /** The wire's subnet (node and client). */
-  wirePrefix: 24,
-  /** The LoadBalancer address of shop/web, and its port. */
-  vip: "203.0.113.10",
+  ...planTopology({ prefix: DEMO_PREFIX, vip: "203.0.113.10", pods: ["shop/frontend", "tools/debug"] }),
+  /** The port of the LoadBalancer address. */
   vipPort: 80,
-  /** Pods of node-a, and of node-b (the backends). */
-  nodePodCidr: "10.244.1.0/24",
-  backendCidr: "10.244.2.0/24",
-  /** The pods' gateway: an address nobody owns, answered by a static neighbour entry. */
-  podGateway: "169.254.1.1",
   /** The port the frontend pod serves on. */
   podPort: 8080,
-  backends: [1, 2, 3].map((i): DemoBackend => ({
-    name: `web-${i}`, ns: `${DEMO_PREFIX}-b${i}`, ip: `10.244.2.${10 + i}`, mac: `02:00:64:00:02:${(0x10 + i).toString(16)}`, port: `p-b${i}`,
-  })),
-  pods: [
-    { pod: "shop/frontend", ns: `${DEMO_PREFIX}-frontend`, ip: "10.244.1.10", mac: "02:00:64:00:01:10", hostIface: "lx-frontend", hostMac: "02:00:64:00:01:90" },
-    { pod: "tools/debug", ns: `${DEMO_PREFIX}-debug`, ip: "10.244.1.20", mac: "02:00:64:00:01:20", hostIface: "lx-debug", hostMac: "02:00:64:00:01:a0" },
-  ] as DemoPod[],
 } as const;
+
+/** Every namespace of `t`, in creation order. */
+export function topologyNamespaces(t: Topology): string[] {
+  return [t.wire, t.node.ns, t.client.ns, ...t.backends.map((b) => b.ns), ...t.pods.map((p) => p.ns)];
+}
 
 /** Every namespace of the demo, in creation order. */
 export function demoNamespaces(): string[] {
-  return [TOPOLOGY.wire, TOPOLOGY.node.ns, TOPOLOGY.client.ns, ...TOPOLOGY.backends.map((b) => b.ns), ...TOPOLOGY.pods.map((p) => p.ns)];
+  return topologyNamespaces(TOPOLOGY);
 }
 
-/** The network namespaces that exist now, by name. */
-export function existingNamespaces(): string[] {
-  const out = sh("ip", ["-j", "netns", "list"]).trim();
-  if (!out) return [];
-  return (JSON.parse(out) as { name: string }[]).map((e) => e.name);
-}
-
-/** XDP objects the topology attaches: the wire side's pass program, and each backend's decapsulation. */
+/** What the network needs from outside: XDP objects, and a way to turn checksum offload off. */
 export interface TopologyObjects {
+  /** The XDP_PASS program for the node's port on the wire. */
   readonly pass: string;
+  /** Each backend's decapsulation program (its address is compiled in). */
   readonly decap: (backend: DemoBackend) => string;
+  /** Turns transmit checksum offload of `iface` in `ns` off (it runs tx-checksum.mjs inside the namespace). */
+  readonly txChecksumOff: (ns: string, iface: string) => void;
 }
-
-const ipn = (ns: string, ...args: string[]) => sh("ip", ["-n", ns, ...args]);
-const sysctl = (ns: string, ...settings: string[]) => sh("ip", ["netns", "exec", ns, "sysctl", "-qw", ...settings]);
 
 /**
- * Builds the network. `created` receives each namespace as soon as it
- * exists, so the caller can delete exactly those if this throws half way.
- * `txChecksumOff(ns, iface)` turns the client's checksum offload off (it
- * runs a helper inside the namespace).
+ * The `-D` flags that compile a backend's own addresses into
+ * bpf/demo/xdp_decap.c: each 32-bit word of the address as the packet's
+ * bytes load into a register (little-endian on x86-64 and arm64).
  */
-export function buildTopology(objects: TopologyObjects, txChecksumOff: (ns: string, iface: string) => void, created: (ns: string) => void): void {
-  const t = TOPOLOGY;
-  for (const ns of demoNamespaces()) {
-    sh("ip", ["netns", "add", ns]);
-    created(ns);
-    ipn(ns, "link", "set", "lo", "up");
-    sysctl(ns, "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
-  }
-
-  // The wire: one bridge, L2 only.
-  ipn(t.wire, "link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0");
-  ipn(t.wire, "link", "set", "br0", "up");
-  const plug = (port: string, ns: string, mac: string) => {
-    ipn(t.wire, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
-    ipn(t.wire, "link", "set", port, "master", "br0", "up");
-    ipn(ns, "link", "set", "eth0", "address", mac, "up");
+export function decapDefines(address4: string, address6?: string): string[] {
+  const words = (text: string, family: 4 | 6) => {
+    const ip = parseIp(text);
+    if (ip?.family !== family) throw new RangeError(`not an IPv${family} address: ${text}`);
+    const bytes = Buffer.from(ip.bytes);
+    return Array.from({ length: bytes.length / 4 }, (_, i) => `0x${bytes.readUInt32LE(4 * i).toString(16)}`);
   };
-  const neighbour = (ns: string, ip: string, mac: string, dev = "eth0") => ipn(ns, "neigh", "replace", ip, "lladdr", mac, "dev", dev, "nud", "permanent");
+  return [
+    `WP_DEMO_LOCAL_V4=${words(address4, 4)[0]}`,
+    ...(address6 === undefined ? [] : words(address6, 6).map((w, i) => `WP_DEMO_LOCAL_V6_${i}=${w}`)),
+  ];
+}
+
+/**
+ * Builds the network `t`. `created` receives each namespace as soon as it
+ * exists, so the caller can delete exactly those if this throws half way.
+ */
+export function buildTopology(t: Topology, objects: TopologyObjects, created: (ns: string) => void): void {
+  addNamespaces(topologyNamespaces(t), IPV6_OFF, created);
+  // The wire: one bridge, L2 only.
+  const plug = addWire(t.wire);
 
   // The node: the load balancer's interface, and the router of its pods.
   plug("p-node", t.node.ns, t.node.mac);
@@ -159,56 +209,27 @@ export function buildTopology(objects: TopologyObjects, txChecksumOff: (ns: stri
 
   // The client, outside the cluster.
   plug("p-client", t.client.ns, t.client.mac);
-  txChecksumOff(t.client.ns, "eth0");
+  objects.txChecksumOff(t.client.ns, "eth0");
   ipn(t.client.ns, "addr", "add", `${t.client.ip}/${t.wirePrefix}`, "dev", "eth0");
   ipn(t.client.ns, "route", "add", `${t.vip}/32`, "via", t.node.ip, "dev", "eth0");
   ipn(t.client.ns, "route", "add", t.nodePodCidr, "via", t.node.ip, "dev", "eth0");
   neighbour(t.client.ns, t.node.ip, t.node.mac);
 
-  // The backends: decapsulate in XDP, own the service address on lo, answer the client directly.
+  // The backends: decapsulate in XDP, own the service address on lo, answer the client directly
+  // and the node's pods through the node.
   for (const b of t.backends) {
     plug(b.port, b.ns, b.mac);
     ipn(b.ns, "addr", "add", `${b.ip}/24`, "dev", "eth0");
+    ipn(b.ns, "addr", "add", `${t.vip}/32`, "dev", "lo");
     ipn(b.ns, "route", "add", `${t.client.ip}/32`, "dev", "eth0");
     neighbour(b.ns, t.client.ip, t.client.mac);
-    ipn(b.ns, "addr", "add", `${t.vip}/32`, "dev", "lo");
+    neighbour(b.ns, t.node.ip, t.node.mac);
+    ipn(b.ns, "route", "add", t.nodePodCidr, "via", t.node.ip, "dev", "eth0", "onlink");
     ipn(b.ns, "link", "set", "dev", "eth0", "xdpdrv", "obj", objects.decap(b), "sec", "xdp");
   }
 
   // The pods of the node, each on a veth into the node.
-  for (const p of t.pods) {
-    ipn(t.node.ns, "link", "add", p.hostIface, "address", p.hostMac, "type", "veth", "peer", "name", "eth0", "address", p.mac, "netns", p.ns);
-    ipn(t.node.ns, "link", "set", p.hostIface, "up");
-    ipn(t.node.ns, "route", "add", `${p.ip}/32`, "dev", p.hostIface);
-    neighbour(t.node.ns, p.ip, p.mac, p.hostIface);
-    ipn(p.ns, "addr", "add", `${p.ip}/32`, "dev", "eth0");
-    ipn(p.ns, "link", "set", "eth0", "up");
-    ipn(p.ns, "route", "add", t.podGateway, "dev", "eth0", "scope", "link");
-    ipn(p.ns, "route", "add", "default", "via", t.podGateway, "dev", "eth0");
-    neighbour(p.ns, t.podGateway, p.hostMac);
-  }
-}
-
-/**
- * Deletes the namespaces in `names` that exist; their interfaces, and the
- * programs attached to them, go with them. Never throws; returns the names
- * that are still there.
- */
-export function destroyNamespaces(names: Iterable<string>): string[] {
-  const wanted = [...names];
-  let existing: string[];
-  try {
-    existing = existingNamespaces();
-  } catch {
-    return wanted;
-  }
-  for (const ns of wanted) if (existing.includes(ns)) trySh("ip", ["netns", "del", ns]);
-  try {
-    const after = existingNamespaces();
-    return wanted.filter((ns) => after.includes(ns));
-  } catch {
-    return wanted;
-  }
+  for (const p of t.pods) addPod(t.node.ns, p, t.podGateway);
 }
 
 /** Namespaces and pin directories with the demo's prefix: what an interrupted run may have left. */

@@ -1,9 +1,12 @@
-// The client side of test/endpoint-e2e.test.ts, run inside a pod's network
-// namespace:
+// The plain TCP and UDP client of test/endpoint-e2e.test.ts (and the UDP
+// client of test/agent-e2e.test.ts), run inside a network namespace:
 //
 //   ip netns exec <ns> node test/support/netns/pod-client.mjs
 //
-// One JSON request per stdin line, one JSON answer per stdout line, in order:
+// Plain TCP and UDP (pod-server.mjs, and server.mjs's UDP echo), one
+// attempt after the other; HTTP through held connections is
+// src/demo/client.mjs. One JSON request per stdin line, one JSON answer per
+// stdout line, in order (src/demo/json-lines.mjs):
 //
 //   { op: "tcp", host, port, count, firstLocalPort, timeoutMs }
 //       `count` TCP connections one after the other, from local ports
@@ -19,7 +22,7 @@
 // and a failure is reported per attempt, never thrown. Exits when stdin closes.
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
-import { createInterface } from "node:readline";
+import { answerJsonLines } from "../../../src/demo/json-lines.mjs";
 
 function tcpOnce(host, port, localPort, timeoutMs) {
   return new Promise((resolve) => {
@@ -65,18 +68,5 @@ const ops = {
   },
 };
 
-const lines = createInterface({ input: process.stdin });
-for await (const line of lines) {
-  if (!line.trim()) continue;
-  let answer;
-  try {
-    const req = JSON.parse(line);
-    const op = ops[req.op];
-    if (!op) throw new Error(`unknown op ${JSON.stringify(req.op)}`);
-    answer = { ok: true, ...(await op(req)) };
-  } catch (error) {
-    answer = { ok: false, error: String(error?.message ?? error) };
-  }
-  process.stdout.write(`${JSON.stringify(answer)}\n`);
-}
+await answerJsonLines(ops);
 process.exit(0);

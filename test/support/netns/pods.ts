@@ -16,10 +16,10 @@
  * tc egress of the pod's host veth (wasmplane_to_endpoint). Static
  * neighbours: no ARP, so no address is needed on the node side, and a
  * ClusterIP needs no route (it is rewritten before routing). Only IPv4 (IPv6
- * is turned off in every namespace).
+ * is turned off in every namespace). Pods are plugged in with
+ * src/demo/netns.ts's addPod, as the demo's are.
  */
-import { sh, trySh } from "./process.js";
-import { existingNamespaces } from "./topology.js";
+import { addNamespaces, addPod, IPV6_OFF, sysctl } from "../../../src/demo/netns.js";
 
 /** The pods' gateway: an address nothing owns, answered by a static neighbour entry. */
 export const GATEWAY = "169.254.1.1";
@@ -57,38 +57,10 @@ export function planPods(prefix: string, names: string[]): PodNetwork {
   };
 }
 
-const ipn = (ns: string, ...args: string[]) => sh("ip", ["-n", ns, ...args]);
-const sysctl = (ns: string, ...settings: string[]) => sh("ip", ["netns", "exec", ns, "sysctl", "-qw", ...settings]);
-
 /** Builds the network; `created` receives each namespace as soon as it exists (for cleanup after a failure). */
 export function buildPods(n: PodNetwork, created: (ns: string) => void): void {
-  for (const ns of [n.node, ...n.pods.map((p) => p.ns)]) {
-    sh("ip", ["netns", "add", ns]);
-    created(ns);
-    ipn(ns, "link", "set", "lo", "up");
-    // IPv4 only: no router solicitations or other IPv6 chatter for policy to drop.
-    sysctl(ns, "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
-  }
+  // IPv4 only: no router solicitations or other IPv6 chatter for policy to drop.
+  addNamespaces([n.node, ...n.pods.map((p) => p.ns)], IPV6_OFF, created);
   sysctl(n.node, "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0");
-  for (const p of n.pods) {
-    ipn(n.node, "link", "add", p.hostIface, "address", p.hostMac, "type", "veth", "peer", "name", "eth0", "address", p.mac, "netns", p.ns);
-    ipn(n.node, "link", "set", p.hostIface, "up");
-    ipn(n.node, "route", "add", `${p.ip}/32`, "dev", p.hostIface);
-    ipn(n.node, "neigh", "replace", p.ip, "lladdr", p.mac, "dev", p.hostIface, "nud", "permanent");
-    ipn(p.ns, "addr", "add", `${p.ip}/32`, "dev", "eth0");
-    ipn(p.ns, "link", "set", "eth0", "up");
-    ipn(p.ns, "route", "add", GATEWAY, "dev", "eth0", "scope", "link");
-    ipn(p.ns, "route", "add", "default", "via", GATEWAY, "dev", "eth0");
-    ipn(p.ns, "neigh", "replace", GATEWAY, "lladdr", p.hostMac, "dev", "eth0", "nud", "permanent");
-  }
-}
-
-/** Deletes the namespaces in `names` that exist (their veths go with them). Never throws; returns those left. */
-export function destroyPods(names: Iterable<string>): string[] {
-  const left: string[] = [];
-  for (const ns of names) {
-    if (!existingNamespaces().has(ns)) continue;
-    if (!trySh("ip", ["netns", "del", ns]) && existingNamespaces().has(ns)) left.push(ns);
-  }
-  return left;
+  for (const p of n.pods) addPod(n.node, p, GATEWAY);
 }

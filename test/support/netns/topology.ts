@@ -40,22 +40,28 @@
  * path the datapath takes, as on a one-armed load balancer in front of a
  * router; the bridge stands for the L2 segment that client, load balancer and
  * backends share. Backends decapsulate in XDP because the kernels this runs
- * on may lack the ipip/ip6_tunnel drivers (see xdp_decap.c).
+ * on may lack the ipip/ip6_tunnel drivers (see bpf/demo/xdp_decap.c).
  *
  * The client's veth computes its checksums (transmit checksum offload off,
- * tx-checksum.mjs): an offloaded checksum is only metadata on the skb, which
- * XDP_TX does not carry, so the backends would drop every segment.
+ * src/demo/tx-checksum.mjs): an offloaded checksum is only metadata on the
+ * skb, which XDP_TX does not carry, so the backends would drop every
+ * segment.
  *
  * Backends do not answer ARP for the VIP (arp_ignore=1, arp_announce=2, the
  * usual direct-server-return settings), and nobody asks: the client routes
  * the VIPs through the load balancer (a /32 and a /128 route). IPv6 duplicate
  * address detection is off in every namespace so addresses work at once.
+ *
+ * Built from src/demo/netns.ts's blocks, as the demo's network is; this one
+ * differs from it (IPv6, no pods, no node routing), so it has a plan of its
+ * own.
  */
 import { fileURLToPath } from "node:url";
 
-import { sh, trySh } from "./process.js";
+import { addNamespaces, addWire, ipn, neighbour, sysctl } from "../../../src/demo/netns.js";
+import { sh } from "../../../src/demo/process.js";
 
-const TX_CHECKSUM = fileURLToPath(new URL("./tx-checksum.mjs", import.meta.url));
+const TX_CHECKSUM = fileURLToPath(new URL("../../../src/demo/tx-checksum.mjs", import.meta.url));
 
 export const NET = {
   v4: { lb: "10.200.0.1", client: "10.200.0.2", prefix: 24 },
@@ -104,19 +110,6 @@ export function allNamespaces(n: Namespaces): string[] {
   return [n.wire, n.lb, n.client, ...n.backends.map((b) => b.ns)];
 }
 
-/** The namespaces that exist now (`ip netns list`), by name. */
-export function existingNamespaces(): Set<string> {
-  const out = sh("ip", ["-j", "netns", "list"]).trim();
-  if (!out) return new Set();
-  return new Set((JSON.parse(out) as { name: string }[]).map((e) => e.name));
-}
-
-const ipn = (ns: string, ...args: string[]) => sh("ip", ["-n", ns, ...args]);
-
-function sysctl(ns: string, ...settings: string[]): void {
-  sh("ip", ["netns", "exec", ns, "sysctl", "-qw", ...settings]);
-}
-
 /**
  * Builds the network. `created` receives each namespace name as soon as it
  * exists, so the caller can delete exactly those even when this throws part
@@ -126,23 +119,12 @@ function sysctl(ns: string, ...settings: string[]): void {
  * (lb-agent.ts), not here.
  */
 export function build(n: Namespaces, objects: { xdpPass: string; decap: (b: BackendHost) => string }, created: (ns: string) => void): void {
-  for (const ns of allNamespaces(n)) {
-    sh("ip", ["netns", "add", ns]);
-    created(ns);
-    ipn(ns, "link", "set", "lo", "up");
-    // Before any interface exists, so every one inherits it.
-    sysctl(ns, "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0");
-  }
+  // Before any interface exists, so every one inherits it.
+  addNamespaces(allNamespaces(n), ["net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"], created);
 
   // The wire: one bridge, L2 only (no addresses, no IPv6 on it).
   sysctl(n.wire, "net.ipv6.conf.default.disable_ipv6=1", "net.ipv6.conf.all.disable_ipv6=1");
-  ipn(n.wire, "link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0");
-  ipn(n.wire, "link", "set", "br0", "up");
-  const plug = (port: string, ns: string, mac: string) => {
-    ipn(n.wire, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
-    ipn(n.wire, "link", "set", port, "master", "br0", "up");
-    ipn(ns, "link", "set", "eth0", "address", mac, "up");
-  };
+  const plug = addWire(n.wire);
 
   plug("p-lb", n.lb, NET.mac.lb);
   ipn(n.wire, "link", "set", "dev", "p-lb", "xdpdrv", "obj", objects.xdpPass, "sec", "xdp");
@@ -151,13 +133,13 @@ export function build(n: Namespaces, objects: { xdpPass: string; decap: (b: Back
   // bpf_fib_lookup() answers only when forwarding is on.
   sysctl(n.lb, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1");
   for (const b of n.backends) {
-    ipn(n.lb, "neigh", "replace", b.v4, "lladdr", b.mac, "dev", "eth0", "nud", "permanent");
-    ipn(n.lb, "-6", "neigh", "replace", b.v6, "lladdr", b.mac, "dev", "eth0", "nud", "permanent");
+    neighbour(n.lb, b.v4, b.mac);
+    neighbour(n.lb, b.v6, b.mac);
   }
 
   plug("p-client", n.client, NET.mac.client);
   // Full checksums from the client, as a NIC would put on the wire (see tx-checksum.mjs).
-  sh("ip", ["netns", "exec", n.client, process.execPath, TX_CHECKSUM, "eth0", "off"]);
+  sh("ip", ["netns", "exec", n.client, process.execPath, TX_CHECKSUM, "eth0"]);
   ipn(n.client, "addr", "add", `${NET.v4.client}/${NET.v4.prefix}`, "dev", "eth0");
   ipn(n.client, "-6", "addr", "add", `${NET.v6.client}/${NET.v6.prefix}`, "dev", "eth0", "nodad");
   ipn(n.client, "route", "add", `${NET.vip4}/32`, "via", NET.v4.lb, "dev", "eth0");
@@ -172,18 +154,4 @@ export function build(n: Namespaces, objects: { xdpPass: string; decap: (b: Back
     ipn(b.ns, "-6", "addr", "add", `${NET.vip6}/128`, "dev", "lo");
     ipn(b.ns, "link", "set", "dev", "eth0", "xdpdrv", "obj", objects.decap(b), "sec", "xdp");
   }
-}
-
-/**
- * Deletes the namespaces in `names` that exist (their interfaces, and with
- * them the attached XDP programs, go too). Never throws; returns the names
- * that could not be deleted.
- */
-export function destroy(names: Iterable<string>): string[] {
-  const left: string[] = [];
-  for (const ns of names) {
-    if (!existingNamespaces().has(ns)) continue;
-    if (!trySh("ip", ["netns", "del", ns]) && existingNamespaces().has(ns)) left.push(ns);
-  }
-  return left;
 }
