@@ -60,6 +60,7 @@ import { ip, IPPROTO } from "./fixtures/bpf/packets.js";
 import { destroyNamespaces, existingNamespaces } from "../src/demo/netns.js";
 import { Child, ensureBpffs, sh } from "../src/demo/process.js";
 import { buildTopology, decapDefines, planTopology, type Topology } from "../src/demo/topology.js";
+import { cleanUpOnExit } from "./support/exit-cleanup.js";
 import { requireBpf, requireTools, skipOrFail } from "./support/privileges.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -343,13 +344,7 @@ function emergencyCleanup(): void {
   rmSync(r.work, { recursive: true, force: true });
   run = undefined;
 }
-process.on("exit", emergencyCleanup);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    emergencyCleanup();
-    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
-  });
-}
+cleanUpOnExit(emergencyCleanup);
 
 after(tearDown, { timeout: 60_000 });
 

@@ -45,6 +45,7 @@ import type { LbService } from "../src/lb/index.js";
 import { destroyNamespaces, existingNamespaces } from "../src/demo/netns.js";
 import { Child, ensureBpffs, trySh } from "../src/demo/process.js";
 import { buildPods, planPods, type PodHost, type PodNetwork } from "./support/netns/pods.js";
+import { cleanUpOnExit } from "./support/exit-cleanup.js";
 import { requireBpf, requireTools, skipOrFail } from "./support/privileges.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -192,13 +193,7 @@ function emergencyCleanup(): void {
   rmSync(l.work, { recursive: true, force: true });
   lab = undefined;
 }
-process.on("exit", emergencyCleanup);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    emergencyCleanup();
-    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
-  });
-}
+cleanUpOnExit(emergencyCleanup);
 
 function missingNetns(): string | undefined {
   if (process.platform !== "linux") return "needs Linux (network namespaces, tc)";

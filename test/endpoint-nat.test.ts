@@ -16,7 +16,7 @@
  * directory of /sys/fs/bpf, removed in `after`.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { after, describe, it, type TestContext } from "node:test";
 
 import { testRun } from "../src/bpf/index.js";
@@ -27,7 +27,7 @@ import { LB_MAP_NAMES, openDatapath, unpinDatapath, type Datapath, type LbServic
 import { flowHash, maglevSlot, type FlowSeeds } from "./fixtures/bpf/flow-hash.js";
 import { ip, IPPROTO, TCP_FLAGS } from "./fixtures/bpf/packets.js";
 import { frame, skbContext, TC_ACT, type Flow } from "./support/endpoint-packets.js";
-import { requireBpf, requireTools, skipOrFail } from "./support/privileges.js";
+import { requireBpfBuild } from "./support/privileges.js";
 
 const HASH_SEED = Buffer.from("endpoint-nat").toString("base64");
 const IP = { client: "10.2.0.10", other: "10.2.0.11", b1: "10.2.1.1", b2: "10.2.1.2", b3: "10.2.1.3" } as const;
@@ -90,8 +90,7 @@ async function setup(): Promise<Env> {
 }
 
 async function kernel(t: TestContext): Promise<Env | undefined> {
-  if (!(await requireBpf(t)) || !requireTools(t, "clang")) return undefined;
-  if (!existsSync("/usr/include/bpf/bpf_helpers.h")) return skipOrFail(t, "needs the libbpf headers (Debian: apt-get install libbpf-dev)") || undefined;
+  if (!(await requireBpfBuild(t))) return undefined;
   envPromise ??= setup();
   return envPromise;
 }

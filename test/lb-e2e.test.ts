@@ -52,6 +52,7 @@ import { ip, IPPROTO } from "./fixtures/bpf/packets.js";
 import { destroyNamespaces, existingNamespaces } from "../src/demo/netns.js";
 import { Child, ensureBpffs, sh, trySh } from "../src/demo/process.js";
 import { decapDefines } from "../src/demo/topology.js";
+import { cleanUpOnExit } from "./support/exit-cleanup.js";
 import { build, NET, plan, type BackendHost, type Namespaces } from "./support/netns/topology.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -344,13 +345,7 @@ function emergencyCleanup(): void {
   lab = undefined;
 }
 
-process.on("exit", emergencyCleanup);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    emergencyCleanup();
-    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
-  });
-}
+cleanUpOnExit(emergencyCleanup);
 
 // ---- Tests ------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ import { LAYOUTS } from "../src/lb/layouts.js";
 import { flowHash, maglevSlot, type FlowSeeds } from "./fixtures/bpf/flow-hash.js";
 import { canonical, clientFrame, isV6, randomClient, seededRandom, type FlowSpec, type LbFrameSetup } from "./fixtures/bpf/lb-frames.js";
 import { crc32c, describeDifference, ETH_P_IP, ETH_P_IPV6, ethernet, internetChecksum, ip, IPPROTO, ipv4 } from "./fixtures/bpf/packets.js";
-import { requireBpf, requireTools, skipOrFail } from "./support/privileges.js";
+import { requireBpfBuild } from "./support/privileges.js";
 
 const TC = { OK: 0, SHOT: 2 } as const;
 const WP_EVENT_F_TRANSLATED = 0x02;
@@ -166,8 +166,7 @@ async function setup(): Promise<Env> {
 
 /** The environment, or undefined when this machine cannot run it (skipped, or failed in CI). */
 async function kernel(t: TestContext): Promise<Env | undefined> {
-  if (!(await requireBpf(t)) || !requireTools(t, "clang")) return undefined;
-  if (!existsSync("/usr/include/bpf/bpf_helpers.h")) return skipOrFail(t, "needs the libbpf headers (Debian: apt-get install libbpf-dev)") || undefined;
+  if (!(await requireBpfBuild(t))) return undefined;
   envPromise ??= setup();
   return envPromise;
 }

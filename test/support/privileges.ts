@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import type { TestContext } from "node:test";
 import { canUseBpf, type BpfAvailability } from "../../src/bpf/privileges.js";
 
@@ -41,6 +42,17 @@ export function requireTools(t: TestContext, ...tools: string[]): boolean {
   });
   if (missing.length === 0) return true;
   return skipOrFail(t, `needs ${missing.join(", ")} on PATH (Debian: apt-get install clang bpftool iproute2)`);
+}
+
+/**
+ * True when BPF objects can be built from this checkout's C sources and
+ * loaded: eBPF usable, clang on PATH, the libbpf headers installed;
+ * otherwise skip (locally) or fail (CI).
+ */
+export async function requireBpfBuild(t: TestContext): Promise<boolean> {
+  if (!(await requireBpf(t)) || !requireTools(t, "clang")) return false;
+  if (!existsSync("/usr/include/bpf/bpf_helpers.h")) return skipOrFail(t, "needs the libbpf headers (Debian: apt-get install libbpf-dev)");
+  return true;
 }
 
 /**

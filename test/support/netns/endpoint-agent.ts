@@ -11,9 +11,9 @@
  * attachment), src/endpoint's datapath on the load balancer's maps, a
  * src/cluster view whose changes it writes, and a FlowEventReader.
  *
- * Protocol: one JSON request per stdin line, one JSON answer per stdout line
- * (`{ ok: true, ... }` or `{ ok: false, error }`). stdin closing cleans up
- * (detach, close, unpin) and exits. Requests:
+ * Protocol (agent-protocol.ts): one JSON request per stdin line, one JSON
+ * answer per stdout line (`{ ok: true, ... }` or `{ ok: false, error }`).
+ * stdin closing cleans up (detach, close, unpin) and exits. Requests:
  *
  *   { op: "start", pinRoot, hashSeed, lbObject, endpointObject, services, objects }
  *       openDatapath + sync(services), openEndpointDatapath({ loadBalancer }),
@@ -25,12 +25,11 @@
  *   { op: "stats" }                  service and backend packets, drops by reason → { services, backends, drops }
  *   { op: "stop" }                   detach, close, unpin → {}
  */
-import { createInterface } from "node:readline";
-
 import { createCluster, type Cluster } from "../../../src/index.js";
 import { openEndpointDatapath, type EndpointAttachment, type EndpointDatapath } from "../../../src/endpoint/index.js";
 import { openFlowEventReader, type FlowEvent, type FlowEventReader } from "../../../src/events/index.js";
 import { openDatapath, unpinDatapath, type Datapath, type LbService } from "../../../src/lb/index.js";
+import { cleanupSteps, serveRequests, type Handler } from "./agent-protocol.js";
 
 let lb: Datapath | undefined;
 let ep: EndpointDatapath | undefined;
@@ -93,14 +92,7 @@ function stats() {
 }
 
 function stop() {
-  const errors: string[] = [];
-  const step = (what: string, fn: () => void) => {
-    try {
-      fn();
-    } catch (error) {
-      errors.push(`${what}: ${String(error)}`);
-    }
-  };
+  const { step, finish } = cleanupSteps();
   for (const a of attachments.splice(0)) step(`detach ${a.ifindex}`, () => a.detach());
   if (reader) step("reader", () => reader!.close());
   reader = undefined;
@@ -113,26 +105,12 @@ function stop() {
   lb = undefined;
   if (pinRoot) step("unpin", () => unpinDatapath(pinRoot));
   pinRoot = undefined;
-  if (errors.length > 0) throw new Error(errors.join("; "));
-  return {};
+  return finish();
 }
 
-const handlers: Record<string, (req: never) => unknown> = { start, attach, apply, events: drain, stats, stop };
+const handlers: Record<string, Handler> = { start, attach, apply, events: drain, stats, stop };
 
-const lines = createInterface({ input: process.stdin });
-for await (const line of lines) {
-  if (!line.trim()) continue;
-  let answer: unknown;
-  try {
-    const req = JSON.parse(line) as { op: string };
-    const handler = handlers[req.op];
-    if (!handler) throw new Error(`unknown op ${JSON.stringify(req.op)}`);
-    answer = { ok: true, ...(await handler(req as never) as object) };
-  } catch (error) {
-    answer = { ok: false, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
-  }
-  process.stdout.write(`${JSON.stringify(answer, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}\n`);
-}
+await serveRequests(handlers, (v) => v.toString());
 try {
   stop();
 } catch (error) {

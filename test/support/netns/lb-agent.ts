@@ -11,9 +11,9 @@
  * for attaching: XDP attach resolves the interface and talks netlink in the
  * calling thread's namespace, so it has to happen in here.
  *
- * Protocol: one JSON request per stdin line, one JSON answer per stdout line
- * (`{ ok: true, ... }` or `{ ok: false, error }`). stdin closing detaches,
- * closes and unpins, then exits. Requests:
+ * Protocol (agent-protocol.ts): one JSON request per stdin line, one JSON
+ * answer per stdout line (`{ ok: true, ... }` or `{ ok: false, error }`).
+ * stdin closing detaches, closes and unpins, then exits. Requests:
  *
  *   { op: "start", object, pinRoot, iface, hashSeed, encapSource4, encapSource6 }
  *       openDatapath, attach in native mode (no fallback to generic)
@@ -27,10 +27,10 @@
  *   { op: "stop" } → detach, close, unpin → {}
  */
 import { spawnSync } from "node:child_process";
-import { createInterface } from "node:readline";
 
 import { openDatapath, unpinDatapath, type Datapath, type LbService } from "../../../src/lb/index.js";
 import type { XdpAttachment } from "../../../src/bpf/index.js";
+import { cleanupSteps, serveRequests, type Handler } from "./agent-protocol.js";
 
 let datapath: Datapath | undefined;
 let attachment: { iface: string; attachment: XdpAttachment } | undefined;
@@ -90,40 +90,19 @@ function stats() {
 }
 
 function stop() {
-  const errors: string[] = [];
-  const step = (what: string, fn: () => void) => {
-    try {
-      fn();
-    } catch (error) {
-      errors.push(`${what}: ${String(error)}`);
-    }
-  };
+  const { step, finish } = cleanupSteps();
   if (datapath && attachment) step("detach", () => datapath!.detach(attachment!.iface));
   attachment = undefined;
   if (datapath) step("close", () => datapath!.close());
   datapath = undefined;
   if (pinRoot) step("unpin", () => unpinDatapath(pinRoot));
   pinRoot = undefined;
-  if (errors.length > 0) throw new Error(errors.join("; "));
-  return {};
+  return finish();
 }
 
-const handlers: Record<string, (req: never) => unknown> = { start, upsertService, stats, stop };
+const handlers: Record<string, Handler> = { start, upsertService, stats, stop };
 
-const lines = createInterface({ input: process.stdin });
-for await (const line of lines) {
-  if (!line.trim()) continue;
-  let answer: unknown;
-  try {
-    const req = JSON.parse(line) as { op: string };
-    const handler = handlers[req.op];
-    if (!handler) throw new Error(`unknown op ${JSON.stringify(req.op)}`);
-    answer = { ok: true, ...(await handler(req as never) as object) };
-  } catch (error) {
-    answer = { ok: false, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
-  }
-  process.stdout.write(`${JSON.stringify(answer, (_, v: unknown) => (typeof v === "bigint" ? Number(v) : v))}\n`);
-}
+await serveRequests(handlers, (v) => Number(v));
 try {
   stop();
 } catch (error) {
