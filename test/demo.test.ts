@@ -25,6 +25,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { describe, test, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 
+import { alive } from "../src/demo/process.js";
 import type { LiveDemoReport } from "../src/demo/report.js";
 import { DEMO_RUN_DIR } from "../src/demo/run.js";
 import { DEMO_PREFIX } from "../src/demo/topology.js";
@@ -67,15 +68,6 @@ async function requireLive(t: TestContext): Promise<boolean> {
   if (!requireTools(t, "ip", "nsenter", "clang")) return false;
   if (!existsSync(CLI)) return skipOrFail(t, "dist/cli.js is missing: run `npm run build` first");
   return true;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Asserts that nothing with the demo's prefix is left, and that the agent `pid` has exited. */

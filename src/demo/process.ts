@@ -41,6 +41,16 @@ export function ensureBpffs(): void {
   if (!mounts.some((m) => m[1] === "/sys/fs/bpf" && m[2] === "bpf")) sh("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
 }
 
+/** Whether a process with this pid exists (signal 0 reaches it). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `cmd` is on PATH. */
 export function onPath(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;

@@ -22,7 +22,7 @@ import { WasmplaneError } from "../errors.js";
 import { launchAgent, waitForStatus, type DemoAgent } from "./agent.js";
 import { locateAssets, type DemoAssets } from "./assets.js";
 import { destroyNamespaces } from "./netns.js";
-import { Child, ensureBpffs, onPath, sh } from "./process.js";
+import { alive, Child, ensureBpffs, onPath, sh } from "./process.js";
 import type { CleanupSection, LiveDemoReport } from "./report.js";
 import { copyState, readService } from "./state.js";
 import {
@@ -126,15 +126,6 @@ function safe<T>(fn: () => T, fallback: T): T {
     return fn();
   } catch {
     return fallback;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
