@@ -725,8 +725,10 @@ function kindCount(kind: string): "policies" | "pods" | "namespaces" {
  * programs, starts the local API and watches the state. Await
  * {@link Agent.ready} for that to finish.
  *
- * Needs root (CAP_BPF, CAP_NET_ADMIN), a bpffs, libbpf, clang (to build the
- * programs when no object is given) and a kernel with BTF, XDP and tc.
+ * Needs root (CAP_BPF, CAP_NET_ADMIN), a bpffs, libbpf and a kernel with
+ * BTF, XDP and tc. Without an object given, the programs come from a source
+ * checkout (compiled with clang when stale) or, in an installed package,
+ * from its prebuilt dist/bpf/.
  *
  * @throws {@link InvalidInputError} for a bad option, or a socket another agent answers on.
  * @throws `StateFileError` when the state path does not exist.

@@ -41,11 +41,12 @@ export function addDemoCommand(program: Command, ctx: CommandContext): void {
     .addHelpText(
       "after",
       `
-Live (root on Linux with clang, libbpf headers, iproute2 and nsenter): builds
-network namespaces named wpdemo-*, runs \`wasmplane agent\` in one of them on a
-copy of examples/demo, sends real traffic, and removes everything it created
-(also on Ctrl-C). A few seconds; longer the first time, when the agent
-compiles the datapath. Progress goes to stderr.
+Live (root on Linux with iproute2 and nsenter; from a source checkout also
+clang and the libbpf headers, an installed package ships its BPF objects):
+builds network namespaces named wpdemo-*, runs \`wasmplane agent\` in one of
+them on a copy of examples/demo, sends real traffic, and removes everything
+it created (also on Ctrl-C). A few seconds; in a checkout longer the first
+time, when the datapath is compiled. Progress goes to stderr.
 
 Offline: Cilium's defaults (table size 16381, hash seed JLfvgnHc2kaSUFaI, key
 format cilium), so the tables are the ones Cilium would program.`,

@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canUseBpf } from "../bpf/privileges.js";
 import { WasmplaneError } from "../errors.js";
+import { withGlobals } from "../lb/elf-globals.js";
 import { launchAgent, waitForStatus, type DemoAgent } from "./agent.js";
 import { locateAssets, type DemoAssets } from "./assets.js";
 import { destroyNamespaces } from "./netns.js";
@@ -26,7 +27,7 @@ import { alive, Child, ensureBpffs, onPath, sh } from "./process.js";
 import type { CleanupSection, LiveDemoReport } from "./report.js";
 import { copyState, readService } from "./state.js";
 import {
-  buildTopology, decapDefines, DEMO_PIN_ROOT, DEMO_PREFIX, demoLeftovers, demoNamespaces, removePins, TOPOLOGY,
+  buildTopology, decapGlobals, DEMO_PIN_ROOT, DEMO_PREFIX, demoLeftovers, demoNamespaces, removePins, TOPOLOGY,
 } from "./topology.js";
 import { checkPolicy, measureSpread, removeBackend, SPREAD_CONNECTIONS, startTraffic } from "./traffic.js";
 
@@ -60,13 +61,15 @@ export async function liveDemoUnavailable(hasAgent: boolean): Promise<string | u
   if (process.getuid?.() !== 0) return "the live demo needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN)";
   const bpf = await canUseBpf();
   if (!bpf.ok) return `the live demo needs eBPF: ${bpf.reason}`;
-  const missing = ["ip", "nsenter", "clang"].filter((tool) => !onPath(tool));
-  if (missing.length > 0) return `the live demo needs ${missing.join(", ")} (Debian: apt-get install -y iproute2 util-linux clang llvm libbpf-dev)`;
-  if (!existsSync("/usr/include/bpf/bpf_helpers.h")) return "the live demo needs the libbpf headers (Debian: apt-get install -y libbpf-dev)";
+  const missing = ["ip", "nsenter"].filter((tool) => !onPath(tool));
+  if (missing.length > 0) return `the live demo needs ${missing.join(", ")} (Debian: apt-get install -y iproute2 util-linux)`;
   const ip = spawnSync("ip", ["-V"], { encoding: "utf8" });
   if (!/libbpf/.test(`${ip.stdout}${ip.stderr}`)) return "the live demo needs iproute2 built with libbpf (`ip -V` names it) to attach the backends' XDP programs";
   const assets = locateAssets();
   if ("missing" in assets) return `the live demo needs ${assets.missing}`;
+  // From a checkout the BPF objects are compiled from its sources; an installed package ships them.
+  if (assets.compiles && !onPath("clang")) return "the live demo compiles this checkout's BPF programs and needs clang (Debian: apt-get install -y clang llvm libbpf-dev)";
+  if (assets.compiles && !existsSync("/usr/include/bpf/bpf_helpers.h")) return "the live demo compiles this checkout's BPF programs and needs the libbpf headers (Debian: apt-get install -y libbpf-dev)";
   if (!hasAgent) return "the live demo needs the node agent (`wasmplane agent`), which this build lacks";
   return undefined;
 }
@@ -226,19 +229,23 @@ async function steps(cli: string, assets: DemoAssets, res: Resources, progress: 
   };
   ensureBpffs();
 
-  progress("compiling the backends' XDP programs (bpf/demo)");
+  progress(assets.compiles ? "compiling the backends' XDP programs (bpf/demo)" : "preparing the backends' XDP programs (dist/bpf/demo)");
+  const { pass, decap: decapObject } = await assets.objects();
+  // One copy of the decapsulation program per backend, its address written into .rodata.
   const objDir = join(DEMO_RUN_DIR, "bpf");
-  const [pass] = await assets.buildBpf({ outDir: objDir, sources: [assets.passSource] });
+  mkdirSync(objDir, { recursive: true });
+  const decapBytes = readFileSync(decapObject);
   const decap = new Map<string, string>();
   for (const b of TOPOLOGY.backends) {
-    const [object] = await assets.buildBpf({ outDir: join(objDir, b.name), defines: decapDefines(b.ip), sources: [assets.decapSource] });
-    decap.set(b.name, object!);
+    const object = join(objDir, `xdp_decap-${b.name}.o`);
+    writeFileSync(object, withGlobals(decapBytes, decapGlobals(b.ip), ".rodata", decapObject));
+    decap.set(b.name, object);
   }
   check();
 
   progress(`building ${demoNamespaces().length} network namespaces (${DEMO_PREFIX}-*): client, node, 3 backends, 2 pods`);
   buildTopology(TOPOLOGY, {
-    pass: pass!, decap: (b) => decap.get(b.name)!,
+    pass, decap: (b) => decap.get(b.name)!,
     txChecksumOff: (ns, iface) => sh("nsenter", [`--net=/run/netns/${ns}`, process.execPath, assets.helper("tx-checksum.mjs"), iface]),
   }, (ns) => res.namespaces.add(ns));
   check();

@@ -189,6 +189,22 @@ export function decapDefines(address4: string, address6?: string): string[] {
 }
 
 /**
+ * The `.rodata` values that give bpf/demo/xdp_decap.c, compiled without
+ * {@link decapDefines}, a backend's own addresses: `local_v4` (and
+ * `local_v6`) hold the address bytes as they appear in the packet, so
+ * they are the address in network byte order. Written into a copy of the
+ * object with withGlobals (src/lb/elf-globals.ts) before it is attached.
+ */
+export function decapGlobals(address4: string, address6?: string): Record<string, Uint8Array> {
+  const bytes = (text: string, family: 4 | 6) => {
+    const ip = parseIp(text);
+    if (ip?.family !== family) throw new RangeError(`not an IPv${family} address: ${text}`);
+    return Uint8Array.from(ip.bytes);
+  };
+  return { local_v4: bytes(address4, 4), ...(address6 === undefined ? {} : { local_v6: bytes(address6, 6) }) };
+}
+
+/**
  * Builds the network `t`. `created` receives each namespace as soon as it
  * exists, so the caller can delete exactly those if this throws half way.
  */

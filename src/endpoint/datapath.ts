@@ -59,7 +59,7 @@ export const TO_ENDPOINT_PROGRAM = "wasmplane_to_endpoint";
 
 /** Options of {@link openEndpointDatapath}. */
 export interface EndpointDatapathOptions {
-  /** A compiled tc_endpoint.o. Default: bpf/build/tc_endpoint.o of the checkout, built when stale. */
+  /** A compiled tc_endpoint.o. Default: bpf/build/tc_endpoint.o of a checkout, built when stale; in an installed package, its prebuilt dist/bpf/tc_endpoint.o. */
   object?: string;
   /** bpffs directory for the pinned maps. Default {@link DEFAULT_ENDPOINT_PIN_ROOT}. */
   pinRoot?: string;

@@ -50,7 +50,11 @@ export const LB_MAP_NAMES: readonly string[] = Object.freeze([
 
 /** Options of {@link openDatapath}. */
 export interface DatapathOptions extends DatapathConfig {
-  /** A compiled xdp_lb.o. Default: bpf/build/ of the source checkout, built with clang when missing or stale. */
+  /**
+   * A compiled xdp_lb.o. Default: bpf/build/ of a source checkout, built with
+   * clang when missing or stale; in an installed package, its prebuilt
+   * dist/bpf/xdp_lb.o (default table size only).
+   */
   object?: string;
   /** bpffs directory of the pinned maps; created when missing. Default `/sys/fs/bpf/wasmplane`. */
   pinRoot?: string;
@@ -265,11 +269,12 @@ export class Datapath {
  *
  * Needs root or CAP_BPF + CAP_NET_ADMIN, a bpffs where `pinRoot` goes
  * (`mount -t bpf bpf /sys/fs/bpf`), libbpf 1.x, a kernel with BTF, XDP,
- * hash-of-maps and batch map operations (5.6+); building the object needs
- * clang and the libbpf headers.
+ * hash-of-maps and batch map operations (5.6+). Building the object (from a
+ * checkout, or for a table size the package does not ship) needs clang and
+ * the libbpf headers.
  *
  * @throws {@link InvalidInputError} for a bad option (hash seed, table size,
- *   address, MAC), or when no object is given and none can be built.
+ *   address, MAC), or when no object is given and none is prebuilt or can be built.
  * @throws {@link KernelFeatureError} when libbpf, a bpffs or clang is missing.
  * @throws {@link BpfLoadError} when the verifier refuses the program, or a
  *   pinned map has another shape (libbpf: "couldn't reuse pinned map").
