@@ -59,18 +59,21 @@ describe("the installed package", () => {
   const installed = join(app, "node_modules", "wasmplane");
   let packed: { ok: true; files: string[] } | { ok: false; reason: string } | undefined;
 
+  // The npm on PATH, not the old one a dev dependency puts in node_modules/.bin (first on PATH under `npm test`).
+  const npmEnv = { ...process.env, PATH: (process.env.PATH ?? "").split(":").filter((d) => !d.includes("node_modules/.bin")).join(":") };
+
   /** npm pack of the checkout (dist/ as built), then npm install of the tarball into `app`; once. */
   function packAndInstall(t: TestContext): string[] | undefined {
     if (packed === undefined) {
       if (!SHIPPED_OBJECTS.every((f) => existsSync(new URL(f, root)))) {
         packed = { ok: false, reason: "dist/bpf lacks the prebuilt objects: run npm run build where clang and the libbpf headers are installed" };
       } else {
-        const pack = spawnSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", work], { cwd: fileURLToPath(root), encoding: "utf8" });
+        const pack = spawnSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", work], { cwd: fileURLToPath(root), env: npmEnv, encoding: "utf8" });
         assert.equal(pack.status, 0, `npm pack: ${pack.stderr}`);
         const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
         mkdirSync(app, { recursive: true });
         writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true }));
-        const install = spawnSync("npm", ["install", "--offline", "--no-audit", "--no-fund", join(work, info.filename)], { cwd: app, encoding: "utf8" });
+        const install = spawnSync("npm", ["install", "--offline", "--no-audit", "--no-fund", join(work, info.filename)], { cwd: app, env: npmEnv, encoding: "utf8" });
         assert.equal(install.status, 0, `npm install of the tarball (offline, from npm's cache): ${install.stderr}`);
         packed = { ok: true, files: info.files.map((f) => f.path) };
       }
