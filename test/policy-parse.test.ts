@@ -968,7 +968,7 @@ describe("rejected policy objects", () => {
     ["empty specs", cnpObject(undefined, { specs: [] }), "specs"],
     ["specs not a list", cnpObject(undefined, { specs: {} }), "specs"],
     ["spec not an object", cnpObject([]), "spec"],
-    ["the brief's example path", cnpObject({ endpointSelector: {}, ingress: [{ toPorts: [{ ports: [{ port: "80" }, { port: "99999" }] }] }] }),
+    ["a port out of range, named by its full path", cnpObject({ endpointSelector: {}, ingress: [{ toPorts: [{ ports: [{ port: "80" }, { port: "99999" }] }] }] }),
       "spec.ingress[0].toPorts[0].ports[1].port"],
     ["an error in specs", cnpObject({ endpointSelector: {}, ingress: [{}] }, { specs: [{ endpointSelector: {}, egress: [{}] }, { endpointSelector: {}, egress: [{ toEntities: ["x"] }] }] }),
       "specs[1].egress[0].toEntities[0]"],
