@@ -41,7 +41,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 function createProgram(ctx: CommandContext): Command {
   // Settings made before .command() are inherited by every subcommand.
   const program = new Command("wasmplane")
-    .description("control plane of an eBPF load balancer: Maglev tables built in WebAssembly, identical to Cilium's")
+    .description("load balancer and network policy for eBPF datapaths: Maglev tables and policy maps computed in WebAssembly (as Cilium computes them), a node agent that programs XDP and tc")
     .version(packageVersion(), "-V, --version", "print the version")
     .helpOption("-h, --help", "show help")
     .helpCommand("help [command]", "show help for a command")
