@@ -34,7 +34,7 @@ export const MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
 
 /** One backend of a service. */
 export interface LbBackend {
-  /** Node-wide backend ID, 0 to 0xFFFFFFFE. A backend shared by services has one ID (same address and port everywhere). */
+  /** Node-wide backend ID: an index of the wp_backends array, so below its size (WASMPLANE_MAX_BACKENDS, 16384 by default; checked when the service is written). A backend shared by services has one ID (same address and port everywhere). */
   id: number;
   /** IPv4 or IPv6 address; its family decides the outer header (IPIP/6in4 or IP6IP6/4in6). */
   address: string;
