@@ -18,6 +18,12 @@
  * `degraded` and schedules a full reconcile (the next attempt compares
  * everything against what the maps hold).
  *
+ * This file is the orchestration; each step lives in a file of its own:
+ * policy-change.ts (cluster objects into one policy delta), service-writes.ts
+ * (the load balancer's writes), endpoints.ts (which pods get the tc
+ * programs, and attaching them), status.ts (the local API's answers),
+ * resources.ts (what the agent holds open, and closing it).
+ *
  * Restart: the maps are pinned; a new agent reopens them (src/lb and
  * src/endpoint read them back), keeps every service's ID (by frontend)
  * and every backend's ID (read back from wp_backends and handed to the
@@ -32,41 +38,32 @@ import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { interfaceIndex } from "../bpf/attach.js";
 import { canUseBpf } from "../bpf/privileges.js";
-import type { XdpAttachment } from "../bpf/attach.js";
-import type { Cluster, ReachabilityQuery } from "../cluster/cluster.js";
-import { openEndpointDatapath, type EndpointAttachment, type EndpointDatapath } from "../endpoint/datapath.js";
+import type { Cluster } from "../cluster/cluster.js";
+import { openEndpointDatapath } from "../endpoint/datapath.js";
 import { InvalidInputError, WasmplaneError } from "../errors.js";
-import { dropReasonName } from "../events/flow-event.js";
-import { openFlowEventReader, type FlowEventReader } from "../events/reader.js";
-import { openDatapath, unpinDatapath, type Datapath } from "../lb/datapath.js";
+import { openFlowEventReader } from "../events/reader.js";
+import { openDatapath } from "../lb/datapath.js";
 import type { LbService } from "../lb/services.js";
-import { DROP_REASON } from "../bpf/drop-reasons.js";
 import { DEFAULT_PIN_ROOT } from "../bpf/pin.js";
-import { DeltaBuilder, type PolicyDelta } from "../policy/delta.js";
 import { StateFileError } from "../state/load.js";
 import { StateReader, type StateReadResult } from "../state/read.js";
 import { applyStatePolicy } from "../state/policy.js";
 import { endpointText } from "../state/backend-ids.js";
-import { byText } from "../state/fields.js";
-import { AGENT_API_VERSION, DEFAULT_AGENT_SOCKET, type AgentStatus, type AppliedChange } from "./api.js";
+import { DEFAULT_AGENT_SOCKET, type AgentStatus, type AppliedChange } from "./api.js";
 import { DesiredMemo, desiredFromState, type DesiredState, type KeyedObject } from "./desired.js";
-import { diffObjects, diffServices } from "./diff.js";
-import { FlowLog, observeFlow, type FlowNames } from "./flows.js";
+import { diffServices } from "./diff.js";
+import { planEndpoints, resolveInterfaces, writeEndpoints, type InterfaceIndexes, type PlannedEndpoint } from "./endpoints.js";
+import { FlowLog, flowNamesOf, observeFlow, type FlowNames } from "./flows.js";
 import { createLogger, type AgentLogger } from "./log.js";
-import { mapFill } from "./map-fill.js";
-import { createAgentMetrics, parseListenAddress, type AgentMetrics, type MetricsServer } from "./metrics.js";
+import { createAgentMetrics, parseListenAddress } from "./metrics.js";
 import { checkEndpoints, checkInterfaceName, type AgentOptions } from "./options.js";
-import { prepareSocketPath, serveApi, type ApiServer } from "./server.js";
-import { watchState, type StateWatcher } from "./watch.js";
+import { applyObjectChanges, countObjects } from "./policy-change.js";
+import { closeResources, noResources } from "./resources.js";
+import { prepareSocketPath, serveApi } from "./server.js";
+import { syncServices, writeServiceDiff } from "./service-writes.js";
+import { agentStatus, healthOf, policyCheck, policyMap } from "./status.js";
+import { watchState } from "./watch.js";
 import { describeRejection } from "./rejection.js";
-
-/** tc filter handle and priority of the endpoint programs: fixed, so a restarted agent replaces its predecessor's filters in place. */
-export const AGENT_TC_FILTER: Readonly<{
-  /** tc filter handle. */
-  handle: number;
-  /** tc filter priority. */
-  priority: number;
-}> = Object.freeze({ handle: 0x7770, priority: 1 });
 
 /** Milliseconds between refreshes of the map fill and drop gauges. */
 const METRICS_REFRESH_MS = 5000;
@@ -81,10 +78,6 @@ const DEBOUNCE_MS = 5;
 /** Milliseconds before a full reconcile is retried after a failed write (doubling up to 30 s). */
 const RETRY_MS = 1000;
 const RETRY_MAX_MS = 30_000;
-
-/** Order the cluster view takes objects in (as src/state applyStatePolicy): identities depend on it. */
-const APPLY_ORDER = ["Namespace", "CiliumClusterwideNetworkPolicy", "CiliumNetworkPolicy", "NetworkPolicy", "Pod"];
-const POLICY_KINDS = new Set(["CiliumClusterwideNetworkPolicy", "CiliumNetworkPolicy", "NetworkPolicy"]);
 
 /** A running agent; see {@link startAgent}. */
 export interface Agent {
@@ -107,12 +100,13 @@ export interface Agent {
   stop(options?: { cleanup?: boolean }): Promise<void>;
 }
 
-interface AttachedEndpoint {
-  readonly pod: string;
-  readonly iface: string;
-  readonly ifindex: number;
-  identity: number;
-  readonly attachment: EndpointAttachment;
+/** What one change wrote, in the order the `applied` log line and {@link AppliedChange.changed} list it. */
+type ChangeCounts = {
+  services: number; backends: number; policies: number; pods: number; namespaces: number; policyEntries: number; ipcache: number; endpoints: number;
+};
+
+function noChanges(): ChangeCounts {
+  return { services: 0, backends: 0, policies: 0, pods: 0, namespaces: 0, policyEntries: 0, ipcache: 0, endpoints: 0 };
 }
 
 /** A problem found before anything was applied. */
@@ -134,20 +128,12 @@ class NodeAgent implements Agent {
   readonly #stateReader: StateReader;
   /** What computing the desired state keeps from one change to the next. */
   readonly #memo = new DesiredMemo();
+  /** The datapaths, attachments, servers and watch: opened by #start, closed by closeResources. */
+  readonly #held = noResources();
   /** Paths the watch named that no change has read yet; undefined: look at everything. */
   #pending: Set<string> | undefined = new Set();
   #pendingCount = 0;
-  #lb: Datapath | undefined;
-  #ep: EndpointDatapath | undefined;
   #cluster: Cluster | undefined;
-  #reader: FlowEventReader | undefined;
-  #server: ApiServer | undefined;
-  #watcher: StateWatcher | undefined;
-  #metrics: AgentMetrics | undefined;
-  #metricsServer: MetricsServer | undefined;
-  #metricsTimer: NodeJS.Timeout | undefined;
-  #xdp: { iface: string; attachment: XdpAttachment } | undefined;
-  readonly #endpoints = new Map<string, AttachedEndpoint>();
   /** Services as last applied, by name. */
   #services = new Map<string, LbService>();
   /** Backend IDs as last applied, by endpoint text. */
@@ -184,72 +170,74 @@ class NodeAgent implements Agent {
 
   async #start(): Promise<void> {
     const t0 = performance.now();
+    const held = this.#held;
     try {
       const kube = (await this.#stateReader.read()).state;
       // Settings (hash seed, table size) come from the state's Node: read them before loading.
       const first = desiredFromState(kube, this.#statePath, { translate: { node: this.#options.node } });
       const settings = first.translation?.settings;
-      this.#lb = await openDatapath({
+      const lb = held.lb = await openDatapath({
         object: this.#options.lbObject, pinRoot: this.#options.pinRoot ?? DEFAULT_PIN_ROOT,
         ...(settings ? { hashSeed: settings.hashSeed, tableSize: settings.tableSize, keyFormat: settings.keyFormat } : {}),
         encapSource4: this.#options.encapSource4, encapSource6: this.#options.encapSource6,
         onWarning: (m) => this.#log.warn(m),
       });
-      this.#ep = await openEndpointDatapath({ object: this.#options.endpointObject, loadBalancer: this.#lb });
+      const ep = held.ep = await openEndpointDatapath({ object: this.#options.endpointObject, loadBalancer: lb });
       // Backend IDs the datapath holds: the translation keeps them.
-      this.#backendIds = new Map(this.#lb.counters().backends.map((b) => [b.endpoint, b.id]));
-      if (this.#lb.restored) {
-        this.#log.info("reopened pinned maps", { pinRoot: this.#lb.pinRoot, services: this.#lb.services().length, backends: this.#backendIds.size, endpoints: this.#ep.endpoints().size });
+      this.#backendIds = new Map(lb.counters().backends.map((b) => [b.endpoint, b.id]));
+      if (lb.restored) {
+        this.#log.info("reopened pinned maps", { pinRoot: lb.pinRoot, services: lb.services().length, backends: this.#backendIds.size, endpoints: ep.endpoints().size });
       }
       const desired = this.#desired(kube);
       const change = await this.#reconcile(desired, t0, "start");
       if (this.#options.interface !== undefined) {
-        const attachment = this.#lb.attach(this.#options.interface, { replace: true });
-        this.#xdp = { iface: this.#options.interface, attachment };
+        const attachment = lb.attach(this.#options.interface, { replace: true });
+        held.xdp = { iface: this.#options.interface, attachment };
         this.#log.info("attached XDP", { interface: this.#options.interface, mode: attachment.mode });
       }
-      this.#reader = await openFlowEventReader(this.#ep.object, (event) => {
-        const flow = observeFlow(event, this.#names);
+      const reader = held.reader = await openFlowEventReader(ep.object, (event) => {
+        const flow = observeFlow(event, this.#flowNames());
         this.#flows.push(flow);
-        this.#metrics?.recordFlow(flow);
+        held.metrics?.recordFlow(flow);
       }, { onError: (error) => this.#log.error("flow events", { error: String(error) }) });
-      this.#reader.start();
+      reader.start();
       await this.#startMetrics();
       if (this.socket !== undefined) {
-        this.#server = await serveApi(this.socket, {
+        held.server = await serveApi(this.socket, {
           status: () => this.status(),
           lastFlows: (n, filter) => this.#flows.last(n, filter),
           followFlows: (filter, listener) => this.#flows.follow(filter, listener),
-          policyCheck: (query) => this.#policyCheck(query),
-          policyMap: (endpoint) => this.#policyMap(endpoint),
+          policyCheck: (query) => policyCheck(this.#cluster, query),
+          policyMap: (endpoint) => policyMap(this.#cluster, endpoint),
         });
         this.#log.info("listening", { socket: this.socket });
       }
       if (this.#options.watch !== false) {
-        this.#watcher = watchState(this.#statePath, { debounceMs: this.#options.debounceMs ?? DEBOUNCE_MS }, (paths) => this.#watched(paths), (error) => this.#log.error("watch", { error: error.message }));
+        held.watcher = watchState(this.#statePath, { debounceMs: this.#options.debounceMs ?? DEBOUNCE_MS }, (paths) => this.#watched(paths), (error) => this.#log.error("watch", { error: error.message }));
       }
-      this.#log.info("ready", { state: this.#statePath, pinRoot: this.#lb.pinRoot, durationMs: round(performance.now() - t0) });
+      this.#log.info("ready", { state: this.#statePath, pinRoot: lb.pinRoot, durationMs: round(performance.now() - t0) });
       this.#emit(change, "start");
     } catch (error) {
-      await this.#teardown(false);
+      await closeResources(held, false, this.#log);
       throw error;
     }
   }
 
   async #startMetrics(): Promise<void> {
     if (this.#options.metricsAddress === undefined) return;
-    this.#metrics = createAgentMetrics();
-    this.#metricsServer = await this.#metrics.serve(this.#options.metricsAddress);
+    const held = this.#held;
+    const metrics = held.metrics = createAgentMetrics();
+    held.metricsServer = await metrics.serve(this.#options.metricsAddress);
     this.#refreshMetrics();
     // Map fill and drop counters change without a state change: refresh them between scrapes too.
-    this.#metricsTimer = setInterval(() => this.#refreshMetrics(), METRICS_REFRESH_MS);
-    this.#metricsTimer.unref();
-    this.#log.info("serving metrics", { address: this.#metricsServer.address });
+    held.metricsTimer = setInterval(() => this.#refreshMetrics(), METRICS_REFRESH_MS);
+    held.metricsTimer.unref();
+    this.#log.info("serving metrics", { address: held.metricsServer.address });
   }
 
   #refreshMetrics(): void {
-    const metrics = this.#metrics;
-    if (!metrics || !this.#lb || !this.#ep) return;
+    const metrics = this.#held.metrics;
+    if (!metrics || !this.#held.lb || !this.#held.ep) return;
     try {
       const s = this.status();
       metrics.setInventory(s.counts);
@@ -264,18 +252,14 @@ class NodeAgent implements Agent {
     return desiredFromState(kube, this.#statePath, { translate: { node: this.#options.node, previousBackendIds: this.#backendIds }, memo: this.#memo });
   }
 
-  get #names(): FlowNames {
-    return {
-      podOf: (ip) => {
-        const pod = this.#podAddresses.get(ip);
-        if (pod === undefined) return undefined;
-        const slash = pod.indexOf("/");
-        return { namespace: pod.slice(0, slash), pod: pod.slice(slash + 1) };
-      },
-      labelsOf: (identity) => this.#cluster?.engine.identities.labels(identity),
-      serviceName: (id) => this.#serviceNames.get(id),
-      interfaceName: (ifindex) => [...this.#endpoints.values()].find((e) => e.ifindex === ifindex)?.iface,
-    };
+  /** Names for a flow event, from what was last applied. */
+  #flowNames(): FlowNames {
+    return flowNamesOf({
+      podAddresses: this.#podAddresses,
+      identities: this.#cluster?.engine.identities,
+      serviceNames: this.#serviceNames,
+      endpoints: this.#held.endpoints,
+    });
   }
 
   // ---- applying ----------------------------------------------------------------------------
@@ -326,7 +310,7 @@ class NodeAgent implements Agent {
   }
 
   #emit(change: AppliedChange, kind: string): void {
-    this.#metrics?.recordApply(kind, change.durationMs / 1000, !this.#writeFailed);
+    this.#held.metrics?.recordApply(kind, change.durationMs / 1000, !this.#writeFailed);
     this.#refreshMetrics();
     for (const listener of this.#listeners) {
       try {
@@ -352,31 +336,35 @@ class NodeAgent implements Agent {
   }
 
   #health(): "ok" | "degraded" {
-    return this.#writeFailed || (this.#lastApplied?.rejected.length ?? 0) > 0 ? "degraded" : "ok";
+    return healthOf(this.#writeFailed, this.#lastApplied);
+  }
+
+  /** Endpoints the state asks for, against `cluster`; problems go to `rejected`. */
+  #planEndpoints(desired: DesiredState, interfaces: InterfaceIndexes, cluster: Cluster, rejected: string[]): Map<string, PlannedEndpoint> {
+    return planEndpoints({
+      flagEndpoints: this.#flagEndpoints, annotated: desired.interfaces, interfaces,
+      identityOf: (pod) => cluster.identityOf(pod), statePath: this.#statePath,
+    }, rejected);
   }
 
   /** Everything from scratch against what the maps hold: at start, and after a failed write. */
   async #reconcile(desired: DesiredState, t0: number, trigger: string): Promise<AppliedChange> {
-    const lb = this.#lb!;
-    const ep = this.#ep!;
+    const lb = this.#held.lb!;
+    const ep = this.#held.ep!;
     const rejected = [...desired.rejected];
-    await this.#resolveInterfaces(desired);
+    const interfaces = await resolveInterfaces(this.#flagEndpoints, desired.interfaces);
     const policy = await applyStatePolicy(desired.kube);
     rejected.push(...policy.errors.map((e) => e.message));
-    const endpoints = this.#planEndpoints(desired, policy.cluster, rejected);
+    const endpoints = this.#planEndpoints(desired, interfaces, policy.cluster, rejected);
     // Computed; now written.
-    const changed: Record<string, number> = { services: 0, backends: 0, policies: 0, pods: 0, namespaces: 0, policyEntries: 0, ipcache: 0, endpoints: 0 };
+    const changed = noChanges();
     try {
-      if (desired.translation) {
-        const r = lb.sync(desired.translation.services);
-        changed.services = r.added + r.updated + r.removed;
-        changed.backends = r.backendsWritten + r.backendsDeleted;
-      }
+      if (desired.translation) syncServices(lb, desired.translation.services, changed);
       const subjects = policy.endpoints.map((e) => e.identity);
       const p = ep.sync({ engine: policy.cluster.engine, ipcache: () => policy.cluster.ipcache() }, { subjects });
       changed.policyEntries = p.policyWritten + p.policyDeleted;
       changed.ipcache = p.ipcacheWritten + p.ipcacheDeleted;
-      changed.endpoints = await this.#writeEndpoints(endpoints, true);
+      changed.endpoints = await writeEndpoints(ep, this.#held.endpoints, endpoints, true, this.#log);
     } catch (error) {
       this.#cluster = policy.cluster;
       this.#failed(error);
@@ -384,8 +372,7 @@ class NodeAgent implements Agent {
     }
     this.#cluster = policy.cluster;
     this.#translation = undefined; // everything was compared against the maps: take every record afresh
-    for (const kind of ["policies", "pods", "namespaces"] as const) changed[kind] = 0;
-    for (const o of desired.objects.values()) changed[kindCount(o.kind)]! += 1;
+    Object.assign(changed, countObjects(desired.objects.values()));
     this.#committed(desired, new Map(desired.objects));
     return this.#record(t0, trigger, changed, rejected);
   }
@@ -404,76 +391,33 @@ class NodeAgent implements Agent {
     const desired = this.#desired(kube);
     this.#phase.desired = performance.now() - t0 - this.#phase.read;
     if (this.#resync) return this.#reconcile(desired, t0, "resync");
-    await this.#resolveInterfaces(desired);
+    const interfaces = await resolveInterfaces(this.#flagEndpoints, desired.interfaces);
 
-    const lb = this.#lb!;
-    const ep = this.#ep!;
+    const lb = this.#held.lb!;
+    const ep = this.#held.ep!;
     const cluster = this.#cluster!;
     const rejected = [...desired.rejected];
     const services = desired.translation ? diffServices(this.#services, desired.translation.services) : undefined;
-
-    // Policy: the cluster view's deltas of every changed object, folded into one.
-    const objects = diffObjects(this.#objects, desired.objects);
-    const applied = new Map(this.#objects);
-    const delta = new DeltaBuilder();
-    const absorb = (change: PolicyDelta) => {
-      delta.addEndpoints(change.endpoints);
-      for (const e of change.ipcache.removed) delta.addIpcache(e, false);
-      for (const e of change.ipcache.added) delta.addIpcache(e, true);
-    };
-    const counts: Record<string, number> = { services: 0, backends: 0, policies: 0, pods: 0, namespaces: 0, policyEntries: 0, ipcache: 0, endpoints: 0 };
-    for (const o of [...objects.deletes].sort((a, b) => -byApplyOrder(a, b))) {
-      absorb(cluster.delete(o.value));
-      applied.delete(o.key);
-      counts[kindCount(o.kind)]! += 1;
-    }
-    for (const o of [...objects.upserts].sort(byApplyOrder)) {
-      try {
-        absorb(cluster.apply(o.value, o.source));
-        applied.set(o.key, o);
-        counts[kindCount(o.kind)]! += 1;
-      } catch (error) {
-        if (!(error instanceof WasmplaneError)) throw error;
-        rejected.push(error instanceof InvalidInputError && error.context?.startsWith(o.source) ? error.message : `${o.source}: ${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}: ${error.message}`);
-      }
-    }
-    const policyDelta = delta.build();
-    const endpoints = this.#planEndpoints(desired, cluster, rejected);
+    const objects = applyObjectChanges(cluster, this.#objects, desired.objects, rejected);
+    const counts: ChangeCounts = { ...noChanges(), ...objects.counts };
+    const endpoints = this.#planEndpoints(desired, interfaces, cluster, rejected);
     const tWrite = performance.now();
     this.#phase.policy = tWrite - t0 - this.#phase.read - this.#phase.desired;
 
     // Everything is computed: write.
     try {
-      if (services && desired.translation) {
-        if (services.backendRedefined) {
-          // A backend ID changed meaning (e.g. became draining): one sync keeps wp_backends consistent.
-          const r = lb.sync(desired.translation.services);
-          counts.services = r.added + r.updated + r.removed;
-          counts.backends = r.backendsWritten + r.backendsDeleted;
-        } else {
-          for (const s of services.upserts) {
-            const r = lb.upsertService(s);
-            counts.services! += r.added + r.updated;
-            counts.backends! += r.backendsWritten + r.backendsDeleted;
-          }
-          for (const name of services.removals) {
-            const r = lb.removeService(name);
-            counts.services! += r.removed;
-            counts.backends! += r.backendsDeleted;
-          }
-        }
-      }
-      const p = ep.applyDelta(policyDelta);
+      if (services && desired.translation) writeServiceDiff(lb, services, desired.translation.services, counts);
+      const p = ep.applyDelta(objects.delta);
       counts.policyEntries = p.policyWritten + p.policyDeleted;
       counts.ipcache = p.ipcacheWritten + p.ipcacheDeleted;
-      counts.endpoints = await this.#writeEndpoints(endpoints, false);
+      counts.endpoints = await writeEndpoints(ep, this.#held.endpoints, endpoints, false, this.#log);
     } catch (error) {
       this.#failed(error);
       return this.#record(t0, "watch", counts, rejected);
     }
     this.#writeFailed = false;
     this.#phase.write = performance.now() - tWrite;
-    this.#committed(desired, applied);
+    this.#committed(desired, objects.applied);
     return this.#record(t0, "watch", counts, rejected, this.#phase);
   }
 
@@ -496,7 +440,7 @@ class NodeAgent implements Agent {
     if (desired.translation && desired.translation !== this.#translation) {
       this.#services = new Map(desired.translation.services.map((s) => [s.name, s]));
       this.#backendIds = new Map(desired.translation.backends.map((b) => [endpointText(b.address, b.port), b.id]));
-      this.#serviceNames = new Map(this.#lb!.services().filter((s) => s.name !== undefined).map((s) => [s.id, s.name!]));
+      this.#serviceNames = new Map(this.#held.lb!.services().filter((s) => s.name !== undefined).map((s) => [s.id, s.name!]));
     }
     this.#translation = desired.translation;
     this.#objects = objects;
@@ -508,152 +452,16 @@ class NodeAgent implements Agent {
     for (const w of desired.warnings) this.#log.warn(w);
   }
 
-  // ---- endpoints --------------------------------------------------------------------------
-
-  /** Endpoints wanted: pod → interface and identity, interfaces checked. Problems go to `rejected`. */
-  #planEndpoints(desired: DesiredState, cluster: Cluster, rejected: string[]): Map<string, { iface: string; ifindex: number; identity: number }> {
-    const wanted = new Map<string, string>(this.#flagEndpoints);
-    for (const [pod, iface] of desired.interfaces) wanted.set(pod, iface);
-    const out = new Map<string, { iface: string; ifindex: number; identity: number }>();
-    for (const [pod, iface] of [...wanted].sort((a, b) => byText(a[0], b[0]))) {
-      const identity = cluster.identityOf(pod);
-      if (identity === undefined) {
-        rejected.push(`${this.#statePath}: endpoint ${pod} (${iface}): no such pod in the state: not attached`);
-        continue;
-      }
-      const ifindex = this.#ifindex(iface);
-      if (ifindex === undefined) {
-        rejected.push(`${this.#statePath}: endpoint ${pod}: interface ${JSON.stringify(iface)} does not exist in this network namespace: not attached`);
-        continue;
-      }
-      out.set(pod, { iface, ifindex, identity });
-    }
-    return out;
-  }
-
-  #ifindexCache = new Map<string, number | undefined>();
-
-  #ifindex(iface: string): number | undefined {
-    return this.#ifindexCache.get(iface);
-  }
-
-  /** Resolves interface names (async: libbpf's if_nametoindex) before a change is computed. */
-  async #resolveInterfaces(desired: DesiredState): Promise<void> {
-    const names = new Set<string>([...this.#flagEndpoints.values(), ...desired.interfaces.values()]);
-    this.#ifindexCache = new Map();
-    for (const name of names) {
-      try {
-        this.#ifindexCache.set(name, await interfaceIndex(name));
-      } catch (error) {
-        if (!(error instanceof WasmplaneError) || error.code !== "UNKNOWN_INTERFACE") throw error;
-        this.#ifindexCache.set(name, undefined);
-      }
-    }
-  }
-
-  /** Attaches, re-identifies and detaches endpoints; returns how many changed. */
-  async #writeEndpoints(plan: Map<string, { iface: string; ifindex: number; identity: number }>, reconcile: boolean): Promise<number> {
-    const ep = this.#ep!;
-    let n = 0;
-    for (const [pod, want] of plan) {
-      const have = this.#endpoints.get(pod);
-      if (have && have.ifindex === want.ifindex) {
-        if (have.identity !== want.identity) {
-          ep.registerEndpoint(have.ifindex, want.identity);
-          have.identity = want.identity;
-          n++;
-        }
-        continue;
-      }
-      if (have) {
-        have.attachment.detach();
-        this.#endpoints.delete(pod);
-      }
-      const before = ep.endpoints().get(want.ifindex);
-      const attachment = await ep.attach(want.ifindex, want.identity, { ...AGENT_TC_FILTER, replace: true });
-      this.#endpoints.set(pod, { pod, iface: want.iface, ifindex: want.ifindex, identity: want.identity, attachment });
-      if (before !== want.identity) n++;
-      this.#log.info("attached endpoint", { endpoint: pod, interface: want.iface, identity: want.identity });
-    }
-    for (const [pod, have] of [...this.#endpoints]) {
-      if (plan.has(pod)) continue;
-      have.attachment.detach();
-      this.#endpoints.delete(pod);
-      n++;
-      this.#log.info("detached endpoint", { endpoint: pod, interface: have.iface });
-    }
-    if (reconcile) {
-      // Endpoints a previous agent registered that nothing asks for now: take over their filters, then remove them.
-      const wanted = new Set([...plan.values()].map((p) => p.ifindex));
-      for (const [ifindex, identity] of ep.endpoints()) {
-        if (wanted.has(ifindex)) continue;
-        try {
-          (await ep.attach(ifindex, identity, { ...AGENT_TC_FILTER, replace: true })).detach();
-        } catch {
-          ep.unregisterEndpoint(ifindex); // the interface is gone
-        }
-        n++;
-        this.#log.info("removed stale endpoint", { ifindex });
-      }
-    }
-    return n;
-  }
-
   // ---- API --------------------------------------------------------------------------------
 
   status(): AgentStatus {
-    const lb = this.#lb;
-    const ep = this.#ep;
-    const identities = new Set<number>();
-    for (const o of this.#objects.values()) {
-      if (o.kind !== "Pod") continue;
-      const id = this.#cluster?.identityOf(`${o.namespace}/${o.name}`);
-      if (id !== undefined) identities.add(id);
-    }
-    const drops: Record<string, string> = {};
-    if (ep) {
-      for (const [name, count] of Object.entries(ep.counters().drops)) {
-        if (count.packets > 0n) drops[dropReasonName(DROP_REASON[name as keyof typeof DROP_REASON])] = count.packets.toString();
-      }
-    }
-    return {
-      apiVersion: AGENT_API_VERSION,
-      health: this.#health(),
-      startedAt: this.#startedAt,
-      state: this.#statePath,
-      ...(this.#xdp ? { xdp: { interface: this.#xdp.iface, mode: this.#xdp.attachment.mode } } : {}),
-      endpoints: Object.fromEntries([...this.#endpoints.values()].sort((a, b) => byText(a.pod, b.pod)).map((e) => [e.pod, e.iface])),
-      counts: {
-        services: lb?.services().length ?? 0,
-        backends: this.#backendIds.size,
-        identities: identities.size,
-        endpoints: this.#endpoints.size,
-        policyEntries: ep?.policyEntries().length ?? 0,
-      },
-      maps: lb && ep ? mapFill(lb, ep) : [],
-      ...(this.#lastApplied ? { lastApplied: this.#lastApplied } : {}),
-      flowsPerSecond: this.#flows.rate(),
-      dropsByReason: drops,
-      flowEventsLost: (this.#reader?.lost() ?? 0n).toString(),
-    };
-  }
-
-  #policyCheck(query: ReachabilityQuery): unknown {
-    const cluster = this.#cluster;
-    if (!cluster) throw new WasmplaneError("INVALID_INPUT", "the agent is not ready");
-    const q = query as unknown as Record<string, unknown>;
-    for (const field of ["from", "to"]) if (typeof q[field] !== "string") throw new InvalidInputError(field, q[field], "must be ns/pod or an IP address");
-    const protocol = typeof q.protocol === "string" ? q.protocol.toUpperCase() : q.protocol ?? "TCP";
-    const r = cluster.reachability({ from: q.from as string, to: q.to as string, port: q.port as number, protocol: protocol as "TCP" });
-    return { from: q.from, to: q.to, port: q.port, protocol, ...r };
-  }
-
-  #policyMap(endpoint: string): unknown {
-    const cluster = this.#cluster;
-    if (!cluster) throw new WasmplaneError("INVALID_INPUT", "the agent is not ready");
-    const identity = cluster.identityOf(endpoint);
-    if (identity === undefined) throw new InvalidInputError("endpoint", endpoint, "is not a pod the agent knows");
-    return { endpoint, identity, entries: cluster.engine.policyMap(identity) };
+    const held = this.#held;
+    return agentStatus({
+      health: this.#health(), startedAt: this.#startedAt, statePath: this.#statePath,
+      lb: held.lb, ep: held.ep, cluster: this.#cluster, xdp: held.xdp, endpoints: held.endpoints,
+      objects: this.#objects, backends: this.#backendIds.size, lastApplied: this.#lastApplied,
+      flows: this.#flows, reader: held.reader,
+    });
   }
 
   // ---- stop -------------------------------------------------------------------------------
@@ -661,60 +469,16 @@ class NodeAgent implements Agent {
   async stop(options: { cleanup?: boolean } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#watcher?.close();
+    this.#held.watcher?.close();
     clearTimeout(this.#retryTimer);
     await this.#queue; // let a change being written finish
-    await this.#teardown(options.cleanup === true);
+    await closeResources(this.#held, options.cleanup === true, this.#log);
     this.#log.info("stopped", { cleanup: options.cleanup === true });
   }
-
-  async #teardown(cleanup: boolean): Promise<void> {
-    const step = async (what: string, fn: () => unknown) => {
-      try {
-        await fn();
-      } catch (error) {
-        this.#log.error(`stop: ${what}`, { error: error instanceof Error ? error.message : String(error) });
-      }
-    };
-    this.#watcher?.close();
-    this.#watcher = undefined;
-    if (this.#server) await step("close API", () => this.#server!.close());
-    this.#server = undefined;
-    clearInterval(this.#metricsTimer);
-    if (this.#metricsServer) await step("close metrics", () => this.#metricsServer!.close());
-    this.#metricsServer = undefined;
-    this.#metrics = undefined;
-    if (this.#reader) await step("close flow reader", () => this.#reader!.close());
-    this.#reader = undefined;
-    if (cleanup) {
-      for (const e of this.#endpoints.values()) await step(`detach ${e.iface}`, () => e.attachment.detach());
-      if (this.#xdp && this.#lb) await step(`detach XDP from ${this.#xdp.iface}`, () => this.#lb!.detach(this.#xdp!.iface));
-      if (this.#ep) await step("unpin endpoint maps", () => this.#ep!.unpin());
-    }
-    this.#endpoints.clear();
-    this.#xdp = undefined;
-    if (this.#ep) await step("close endpoint datapath", () => this.#ep!.close());
-    this.#ep = undefined;
-    if (this.#lb) {
-      const pinRoot = this.#lb.pinRoot;
-      await step("close load balancer", () => this.#lb!.close());
-      if (cleanup) await step("unpin load balancer maps", () => unpinDatapath(pinRoot));
-    }
-    this.#lb = undefined;
-  }
-
 }
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
-}
-
-function byApplyOrder(a: KeyedObject, b: KeyedObject): number {
-  return APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || byText(a.namespace ?? "", b.namespace ?? "") || byText(a.name, b.name);
-}
-
-function kindCount(kind: string): "policies" | "pods" | "namespaces" {
-  return POLICY_KINDS.has(kind) ? "policies" : kind === "Pod" ? "pods" : "namespaces";
 }
 
 /**

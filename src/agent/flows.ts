@@ -14,6 +14,7 @@
 import type { FlowEvent } from "../events/flow-event.js";
 import type { FlowFilter, ObservedFlow, ObservedPeer } from "../observe/types.js";
 import { matchesFlow } from "../observe/filter.js";
+import type { EngineIdentities } from "../policy/engine.js";
 
 /** Flows kept in memory by default. */
 export const DEFAULT_FLOW_CAPACITY = 4096;
@@ -31,6 +32,33 @@ export interface FlowNames {
   serviceName(id: number): string | undefined;
   /** Name of an interface index. */
   interfaceName(ifindex: number): string | undefined;
+}
+
+/** What the agent knows at the time of a flow event, to name its numbers by. */
+export interface NamingView {
+  /** Address → `ns/pod`. */
+  readonly podAddresses: ReadonlyMap<string, string>;
+  /** The cluster view's identities (undefined before the first change). */
+  readonly identities: Pick<EngineIdentities, "labels"> | undefined;
+  /** Load-balancer service ID → frontend name. */
+  readonly serviceNames: ReadonlyMap<number, string>;
+  /** Endpoints attached, with their interface index and name. */
+  readonly endpoints: ReadonlyMap<string, { readonly ifindex: number; readonly iface: string }>;
+}
+
+/** {@link FlowNames} that look `view` up. */
+export function flowNamesOf(view: NamingView): FlowNames {
+  return {
+    podOf: (ip) => {
+      const pod = view.podAddresses.get(ip);
+      if (pod === undefined) return undefined;
+      const slash = pod.indexOf("/");
+      return { namespace: pod.slice(0, slash), pod: pod.slice(slash + 1) };
+    },
+    labelsOf: (identity) => view.identities?.labels(identity),
+    serviceName: (id) => view.serviceNames.get(id),
+    interfaceName: (ifindex) => [...view.endpoints.values()].find((e) => e.ifindex === ifindex)?.iface,
+  };
 }
 
 /** A follower: receives each new flow that passes its filter. */

@@ -7,7 +7,8 @@
  *
  * @module
  */
-export { startAgent, AGENT_TC_FILTER } from "./agent.js";
+export { startAgent } from "./agent.js";
+export { AGENT_TC_FILTER } from "./endpoints.js";
 export type { Agent } from "./agent.js";
 export type { AgentOptions } from "./options.js";
 export { parseEndpointsFlag } from "./options.js";
