@@ -43,7 +43,8 @@
 #include "maps.h"
 
 /* Writes: control plane (src/endpoint: every subject's entries, and the
- * engine's deltas). Reads: tc programs, two lookups per packet not a reply. */
+ * engine's deltas). Reads: tc programs, behind wp_policy_exact: only for
+ * groups whose hash entry carries the WP_POLICY_F_TRIE marker. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct wp_policy_key);
